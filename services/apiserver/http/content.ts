@@ -1,0 +1,55 @@
+/**
+ * What the HTTP edge accepts and sends: JSON, YAML and the patch media types in,
+ * JSON (or a Table for kubectl) out; bodies over the limit are refused with 413.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { parse as parseYaml } from 'yaml';
+import { ApiError, errors } from '../../lib/errors/index.js';
+
+/** Kubernetes refuses request bodies over 3 MiB. */
+export const BODY_LIMIT = 3 * 1024 * 1024;
+
+const JSON_TYPES = [
+  'application/json',
+  'application/json-patch+json',
+  'application/merge-patch+json',
+  'application/strategic-merge-patch+json',
+];
+const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'application/apply-patch+yaml'];
+
+export function registerContentTypes(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(JSON_TYPES, { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => {
+    const text = String(body);
+    if (!text.trim()) return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (e) {
+      done(errors.badRequest(`the request body is not valid JSON: ${(e as Error).message}`), undefined);
+    }
+  });
+  app.addContentTypeParser(YAML_TYPES, { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => {
+    try {
+      done(null, parseYaml(String(body)));
+    } catch (e) {
+      done(errors.badRequest(`the request body is not valid YAML: ${(e as Error).message.split('\n')[0]}`), undefined);
+    }
+  });
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (req, _body, done) => {
+    const type = req.headers['content-type'];
+    done(new ApiError('UnsupportedMediaType', `the media type "${type}" is not supported; send application/json or application/yaml`), undefined);
+  });
+}
+
+/** The media type without parameters: `application/json`. */
+export function mediaType(req: FastifyRequest): string {
+  return (req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim().toLowerCase();
+}
+
+/** kubectl asks for `application/json;as=Table;v=v1;g=meta.k8s.io` from `get`. */
+export function wantsTable(req: FastifyRequest): boolean {
+  const accept = req.headers.accept ?? '';
+  return accept
+    .split(',')
+    .some((part) => /;\s*as=Table/.test(part) && /;\s*g=meta\.k8s\.io/.test(part) && !/application\/vnd\.kubernetes\.protobuf/.test(part));
+}

@@ -1,0 +1,60 @@
+/**
+ * The HTTP edge of the API server (Fastify): Kubernetes paths and JSON shapes,
+ * so that kubectl works; every error leaves as a Kubernetes `Status`.
+ */
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { ApiError, toApiError } from '../../lib/errors/index.js';
+import type { Registry } from '../registry/index.js';
+import { BODY_LIMIT, registerContentTypes } from './content.js';
+import { registerDiscoveryRoutes } from './discovery.routes.js';
+import { registerResourceRoutes } from './resources.routes.js';
+
+export type HttpOptions = {
+  registry: Registry;
+  /** Health as the lifecycle machine sees it, for /readyz and /livez. */
+  health: () => { live: boolean; ready: boolean; state: string };
+  metrics: () => string;
+  logger?: boolean;
+};
+
+export function buildHttpServer(opts: HttpOptions): FastifyInstance {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: BODY_LIMIT,
+    // Open watches would otherwise keep close() waiting forever.
+    forceCloseConnections: true,
+    // Object names may be long (253 chars); keep the router out of it.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
+  });
+  registerContentTypes(app);
+  app.setErrorHandler((err: FastifyError | ApiError, _req, reply) => {
+    const apiErr = fromFastifyError(err);
+    if (apiErr.code >= 500) console.error('apiserver: request failed:', err);
+    reply.code(apiErr.code).type('application/json').send(apiErr.toStatus());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const e = new ApiError('NotFound', `the server could not find the requested resource (${req.method} ${req.url.split('?')[0]})`);
+    reply.code(404).send(e.toStatus());
+  });
+  registerDiscoveryRoutes(app);
+  registerResourceRoutes(app, opts.registry);
+  app.get('/healthz', async (_req, reply) => health(reply, opts.health().live, opts.health().state));
+  app.get('/livez', async (_req, reply) => health(reply, opts.health().live, opts.health().state));
+  app.get('/readyz', async (_req, reply) => health(reply, opts.health().ready, opts.health().state));
+  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(opts.metrics()));
+  return app;
+}
+
+function health(reply: { code(c: number): { type(t: string): { send(s: string): unknown } } }, ok: boolean, state: string) {
+  return reply.code(ok ? 200 : 503).type('text/plain').send(ok ? 'ok' : `not ready: ${state}`);
+}
+
+/** Fastify's own errors (bad JSON, body too large...) as API errors. */
+function fromFastifyError(err: FastifyError | ApiError): ApiError {
+  if (err instanceof ApiError) return err;
+  const status = (err as FastifyError).statusCode;
+  if (status === 413) return new ApiError('RequestEntityTooLarge', `the request body is larger than the ${BODY_LIMIT / 1024 / 1024} MiB limit`);
+  if (status === 415) return new ApiError('UnsupportedMediaType', err.message);
+  if (status && status >= 400 && status < 500) return new ApiError('BadRequest', err.message);
+  return toApiError(err);
+}

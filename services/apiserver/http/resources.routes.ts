@@ -1,0 +1,181 @@
+/**
+ * The resource endpoints: every `/api/...` and `/apis/...` path that names a
+ * resource, for every verb, mapped onto the registry. Paths are parsed by
+ * request-info (as Kubernetes does) rather than declared one by one.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type KObject, type ResourceInfo } from '../../lib/api/resources.js';
+import { ApiError, errors } from '../../lib/errors/index.js';
+import { applyPatch, patchTypeFromContentType } from '../patch/index.js';
+import type { DeleteOptions, ListOptions, Registry, WriteOptions } from '../registry/index.js';
+import { toTable } from '../tables/index.js';
+import { mediaType, wantsTable } from './content.js';
+import { discoveryFor } from './discovery.routes.js';
+import { parseRequestInfo, type ResourceRequest } from './request-info.js';
+import { streamWatch } from './watch.js';
+
+type Query = Record<string, string | undefined>;
+
+export function registerResourceRoutes(app: FastifyInstance, registry: Registry): void {
+  const handler = async (req: FastifyRequest, reply: FastifyReply) => {
+    const info = parseRequestInfo(req.url);
+    if (info.kind !== 'resource') return discoveryFor(info, reply);
+    const r = resolve(info);
+    return serve(registry, r.resource, info, req, reply);
+  };
+  for (const prefix of ['/api', '/apis']) {
+    app.get(prefix, handler);
+    app.route({ method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], url: `${prefix}/*`, handler });
+  }
+}
+
+function resolve(info: ResourceRequest): ResourceRequest & { resource: ResourceInfo } {
+  if (!info.resource) {
+    throw new ApiError('NotFound', `the server could not find the requested resource (${info.group ? `${info.plural}.${info.group}` : info.plural})`);
+  }
+  if (info.namespace && !info.resource.namespaced) {
+    throw new ApiError('NotFound', `the server could not find the requested resource: ${info.plural} are not namespaced`);
+  }
+  return info as ResourceRequest & { resource: ResourceInfo };
+}
+
+function listOptions(q: Query): ListOptions {
+  return {
+    labelSelector: q.labelSelector,
+    fieldSelector: q.fieldSelector,
+    limit: q.limit ? Number(q.limit) : undefined,
+    continue: q.continue,
+  };
+}
+
+function writeOptions(q: Query, warnings: string[]): WriteOptions {
+  const fv = q.fieldValidation;
+  if (fv && fv !== 'Strict' && fv !== 'Warn' && fv !== 'Ignore') {
+    throw errors.badRequest(`fieldValidation "${fv}" is not one of Strict, Warn, Ignore`);
+  }
+  return { dryRun: q.dryRun === 'All', fieldValidation: (fv as WriteOptions['fieldValidation']) ?? 'Warn', warnings };
+}
+
+async function serve(
+  registry: Registry,
+  resource: ResourceInfo,
+  info: ResourceRequest,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): Promise<unknown> {
+  const q = req.query as Query;
+  const { namespace: ns, name, subresource: sub } = info;
+  const warnings: string[] = [];
+  const done = (obj: KObject, code = 200) => {
+    if (warnings.length) reply.header('Warning', warnings.map((w) => `299 - "${w.replace(/"/g, "'")}"`).join(', '));
+    if (wantsTable(req) && req.method === 'GET') {
+      return reply.code(code).send(toTable(resource, [obj], { resourceVersion: obj.metadata?.resourceVersion ?? '', includeObject: includeObject(q) }));
+    }
+    return reply.code(code).send(obj);
+  };
+  if (sub && !resource.subresources.includes(sub)) {
+    throw new ApiError('NotFound', `the server could not find the requested resource (${resource.plural}/${sub})`);
+  }
+
+  switch (req.method) {
+    case 'GET': {
+      const watching = q.watch === 'true' || q.watch === '1' || req.url.includes('/watch/');
+      if (!name) {
+        if (watching) return streamWatch(registry, resource, ns, q, req, reply);
+        const list = await registry.list(resource, ns, listOptions(q));
+        if (wantsTable(req)) {
+          return reply.send(toTable(resource, list.items, { resourceVersion: list.resourceVersion, continue: list.continue, includeObject: includeObject(q) }));
+        }
+        return reply.send({
+          kind: resource.listKind,
+          apiVersion: resource.group ? `${resource.group}/${resource.version}` : resource.version,
+          metadata: {
+            resourceVersion: list.resourceVersion,
+            ...(list.continue ? { continue: list.continue, remainingItemCount: list.remainingItemCount } : {}),
+          },
+          items: list.items,
+        });
+      }
+      if (sub === 'scale') return done(await registry.getScale(resource, ns, name));
+      if (sub === 'log' || sub === 'exec') throw noKubelet(name);
+      return done(await registry.get(resource, ns, name));
+    }
+    case 'POST': {
+      const body = req.body;
+      if (name && sub === 'binding') return done(await registry.bind(ns, name, body, writeOptions(q, warnings)), 201);
+      if (name && sub === 'eviction') {
+        await registry.delete(resource, ns, name, deleteOptions(q, (body as { deleteOptions?: unknown })?.deleteOptions));
+        return reply.code(201).send({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
+      }
+      if (name && sub === 'exec') throw noKubelet(name);
+      if (name) throw new ApiError('MethodNotAllowed', `POST is not supported on ${resource.plural}/${name}; use PUT or PATCH to change it`);
+      return done(await registry.create(resource, ns, body, writeOptions(q, warnings)), 201);
+    }
+    case 'PUT': {
+      if (!name) throw new ApiError('MethodNotAllowed', `PUT needs an object name: ${req.url}`);
+      if (sub === 'scale') {
+        const scale = bodyObject(req.body);
+        return done(await registry.updateScale(resource, ns, name, () => scale, writeOptions(q, warnings)));
+      }
+      return done(await registry.update(resource, ns, name, req.body, { ...writeOptions(q, warnings), ...statusSub(sub) }));
+    }
+    case 'PATCH': {
+      if (!name) throw new ApiError('MethodNotAllowed', `PATCH needs an object name: ${req.url}`);
+      const type = patchTypeFromContentType(mediaType(req));
+      if (!type) {
+        throw new ApiError('UnsupportedMediaType', `the patch media type "${mediaType(req)}" is not supported`);
+      }
+      if (sub === 'scale') {
+        return done(
+          await registry.updateScale(resource, ns, name, (scale) => applyPatch(type, scale, req.body, 'Scale') as KObject, writeOptions(q, warnings)),
+        );
+      }
+      return done(await registry.patch(resource, ns, name, type, req.body, { ...writeOptions(q, warnings), ...statusSub(sub) }));
+    }
+    case 'DELETE': {
+      if (!name) {
+        const res = await registry.deleteCollection(resource, ns, listOptions(q), deleteOptions(q, req.body));
+        return reply.send({ kind: resource.listKind, apiVersion: 'v1', metadata: { resourceVersion: res.resourceVersion }, items: res.items });
+      }
+      return done(await registry.delete(resource, ns, name, deleteOptions(q, req.body)));
+    }
+  }
+  throw new ApiError('MethodNotAllowed', `${req.method} is not supported`);
+}
+
+function statusSub(sub: string | undefined): { subresource?: 'status' } {
+  return sub === 'status' ? { subresource: 'status' } : {};
+}
+
+function bodyObject(body: unknown): KObject {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw errors.badRequest('the request body must be an object');
+  return body as KObject;
+}
+
+function includeObject(q: Query): 'None' | 'Metadata' | 'Object' {
+  const v = q.includeObject;
+  return v === 'None' || v === 'Object' ? v : 'Metadata';
+}
+
+/** DeleteOptions from the body (kubectl) or the query string (curl). */
+function deleteOptions(q: Query, body: unknown): DeleteOptions {
+  const b = (body && typeof body === 'object' ? body : {}) as DeleteOptions & { dryRun?: string[] };
+  const grace = b.gracePeriodSeconds ?? (q.gracePeriodSeconds !== undefined ? Number(q.gracePeriodSeconds) : undefined);
+  if (grace !== undefined && (!Number.isInteger(grace) || grace < 0)) {
+    throw errors.badRequest(`gracePeriodSeconds must be a non-negative integer, not ${JSON.stringify(grace)}`);
+  }
+  const policy = b.propagationPolicy ?? (q.propagationPolicy as DeleteOptions['propagationPolicy']);
+  if (policy && !['Orphan', 'Background', 'Foreground'].includes(policy)) {
+    throw errors.badRequest(`propagationPolicy "${policy}" is not one of Orphan, Background, Foreground`);
+  }
+  return {
+    gracePeriodSeconds: grace,
+    propagationPolicy: policy,
+    preconditions: b.preconditions,
+    dryRun: q.dryRun === 'All' || (Array.isArray(b.dryRun) && b.dryRun.includes('All')),
+  };
+}
+
+function noKubelet(name: string): ApiError {
+  return new ApiError('ServiceUnavailable', `pod "${name}": logs and exec need the pod's kubelet, and no kubelet serves it yet`);
+}

@@ -1,0 +1,96 @@
+/**
+ * Watch streams over HTTP: chunked JSON lines, one `{"type","object"}` per
+ * event, Table rows for kubectl, BOOKMARKs for clients that ask, and an end after
+ * `timeoutSeconds` (or 30 min) so clients re-list now and then, as with Kubernetes.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { KObject, ResourceInfo } from '../../lib/api/resources.js';
+import { ApiError, toApiError } from '../../lib/errors/index.js';
+import type { Registry } from '../registry/index.js';
+import { toTable } from '../tables/index.js';
+import { wantsTable } from './content.js';
+
+const DEFAULT_TIMEOUT_S = 1800;
+const BOOKMARK_EVERY_MS = 10_000;
+/** A client this far behind is cut off rather than buffered without end. */
+const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+
+export async function streamWatch(
+  registry: Registry,
+  resource: ResourceInfo,
+  namespace: string,
+  q: Record<string, string | undefined>,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): Promise<void> {
+  const table = wantsTable(req);
+  const includeObject = q.includeObject === 'None' || q.includeObject === 'Object' ? q.includeObject : 'Metadata';
+  let first = true;
+  const render = (obj: KObject): unknown => {
+    if (!table) return obj;
+    const t = toTable(resource, [obj], { resourceVersion: obj.metadata?.resourceVersion ?? '', includeObject });
+    // Column definitions go with the first event only; kubectl keeps them.
+    if (!first) (t as { columnDefinitions?: unknown }).columnDefinitions = [];
+    first = false;
+    return t;
+  };
+
+  const raw = reply.raw;
+  let watcher: { stop(): void } | undefined;
+  let closed = false;
+  const timers: NodeJS.Timeout[] = [];
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    watcher?.stop();
+    timers.forEach(clearTimeout);
+    timers.forEach(clearInterval);
+    raw.end();
+  };
+  const write = (type: string, object: unknown) => {
+    if (closed) return;
+    raw.write(JSON.stringify({ type, object }) + '\n');
+    if (raw.writableLength > MAX_BUFFERED_BYTES) close();
+  };
+
+  // A bad selector is an ordinary HTTP error; a too-old resourceVersion is an
+  // ERROR event inside the stream (what client-go and kubectl expect), after
+  // which the client lists again.
+  const events: { type: string; object: KObject }[] = [];
+  let started = false;
+  let expired: unknown;
+  try {
+    watcher = registry.watch(resource, namespace, { ...q, resourceVersion: q.resourceVersion }, (e) => {
+      if (!started) events.push({ type: e.type, object: e.object });
+      else write(e.type, render(e.object));
+    });
+  } catch (e) {
+    if (!(e instanceof ApiError && e.code === 410)) throw e;
+    expired = e;
+  }
+
+  reply.hijack();
+  raw.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache' });
+  started = true;
+  if (expired) {
+    write('ERROR', toApiError(expired).toStatus());
+    return close();
+  }
+  for (const e of events) write(e.type, render(e.object));
+  raw.on('close', close);
+  req.raw.on('close', close);
+
+  const timeout = Math.min(Number(q.timeoutSeconds) || DEFAULT_TIMEOUT_S, DEFAULT_TIMEOUT_S);
+  timers.push(setTimeout(close, timeout * 1000));
+  if (q.allowWatchBookmarks === 'true') {
+    timers.push(
+      setInterval(() => {
+        write('BOOKMARK', {
+          kind: resource.kind,
+          apiVersion: resource.group ? `${resource.group}/${resource.version}` : resource.version,
+          metadata: { resourceVersion: String(registry.cache.revision) },
+        });
+      }, BOOKMARK_EVERY_MS),
+    );
+  }
+}

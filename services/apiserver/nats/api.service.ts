@@ -1,0 +1,143 @@
+/**
+ * The API over NATS: a `@nats-io/services` endpoint in a queue group, so any
+ * number of API servers share the requests. Each request is decoded from
+ * protobuf, run through the same registry as HTTP, and answered in protobuf.
+ */
+import { Svcm, type Service, type ServiceMsg } from '@nats-io/services';
+import type { NatsConnection } from '@nats-io/nats-core';
+import {
+  API_QUEUE,
+  API_SERVICE_NAME,
+  API_SUBJECT,
+  bodyTypeFor,
+  REQUEST_TYPE,
+  RESPONSE_TYPE,
+  type ApiRequest,
+  type ApiResponse,
+} from '../../lib/api/nats-api.js';
+import { resourceFor, type KObject, type ResourceInfo } from '../../lib/api/resources.js';
+import { decodeMessage, decodeObject, encodeMessage, encodeObject } from '../../lib/codec/index.js';
+import { ApiError, errors, toApiError } from '../../lib/errors/index.js';
+import { applyPatch, patchTypeFromContentType } from '../patch/index.js';
+import type { DeleteOptions, Registry, WriteOptions } from '../registry/index.js';
+import { parse as parseYaml } from 'yaml';
+
+export type NatsApi = { stop(): Promise<void> };
+
+export async function startNatsApi(nc: NatsConnection, registry: Registry, version: string): Promise<NatsApi> {
+  const service: Service = await new Svcm(nc).add({
+    name: API_SERVICE_NAME,
+    version,
+    description: 'Keelson API server: Kubernetes-style CRUD on protobuf messages',
+    queue: API_QUEUE,
+  });
+  service.addEndpoint('api', {
+    subject: API_SUBJECT,
+    handler: (err, msg) => {
+      if (err) return;
+      void answer(registry, msg);
+    },
+  });
+  return { stop: async () => void (await service.stop()) };
+}
+
+async function answer(registry: Registry, msg: ServiceMsg): Promise<void> {
+  let res: ApiResponse;
+  try {
+    const req = decodeMessage(REQUEST_TYPE, msg.data) as ApiRequest;
+    res = await handle(registry, req);
+  } catch (e) {
+    const err = toApiError(e);
+    if (err.code >= 500) console.error('apiserver: NATS request failed:', e);
+    res = { code: err.code, kind: 'Status', status: err.toStatus() };
+  }
+  msg.respond(encodeMessage(RESPONSE_TYPE, res));
+}
+
+function resourceOf(req: ApiRequest): ResourceInfo {
+  const r = resourceFor(req.group ?? '', req.version || 'v1', req.resource);
+  if (!r) throw new ApiError('NotFound', `the server could not find the requested resource (${req.resource})`);
+  return r;
+}
+
+function one(resource: ResourceInfo, obj: KObject, code = 200, sub?: string, warnings?: string[]): ApiResponse {
+  const type = bodyTypeFor(resource, sub);
+  return { code, kind: obj.kind, object: encodeObject(type, obj), warnings };
+}
+
+async function handle(registry: Registry, req: ApiRequest): Promise<ApiResponse> {
+  const resource = resourceOf(req);
+  const ns = resource.namespaced ? (req.namespace ?? '') : '';
+  const name = req.name ?? '';
+  const sub = req.subresource || undefined;
+  const warnings: string[] = [];
+  const write: WriteOptions = {
+    dryRun: req.dryRun?.includes('All'),
+    fieldValidation: (req.fieldValidation || 'Warn') as WriteOptions['fieldValidation'],
+    warnings,
+  };
+  const body = () => {
+    if (!req.body?.length) throw errors.badRequest('the request has no body');
+    return decodeObject(bodyTypeFor(resource, sub), req.body);
+  };
+  const need = () => {
+    if (!name) throw errors.badRequest(`${req.verb} needs an object name`);
+    return name;
+  };
+  switch (req.verb) {
+    case 'get':
+      if (sub === 'scale') return one(resource, await registry.getScale(resource, ns, need()), 200, sub);
+      return one(resource, await registry.get(resource, ns, need()));
+    case 'list': {
+      const list = await registry.list(resource, ns, {
+        labelSelector: req.labelSelector,
+        fieldSelector: req.fieldSelector,
+        limit: req.limit,
+        continue: req.continue,
+      });
+      return {
+        code: 200,
+        kind: resource.listKind,
+        items: list.items.map((o) => encodeObject(resource.protoType, o)),
+        listMeta: { resourceVersion: list.resourceVersion, continue: list.continue, remainingItemCount: list.remainingItemCount },
+      };
+    }
+    case 'create':
+      if (sub === 'binding') return one(resource, await registry.bind(ns, need(), body(), write), 201);
+      if (sub === 'eviction') {
+        const ev = body() as { deleteOptions?: DeleteOptions };
+        return one(resource, await registry.delete(resource, ns, need(), ev.deleteOptions ?? {}), 201);
+      }
+      return one(resource, await registry.create(resource, ns, body(), write), 201, undefined, warnings);
+    case 'update':
+      if (sub === 'scale') {
+        const scale = body();
+        return one(resource, await registry.updateScale(resource, ns, need(), () => scale, write), 200, sub);
+      }
+      return one(resource, await registry.update(resource, ns, need(), body(), { ...write, ...(sub === 'status' ? { subresource: 'status' } : {}) }), 200, undefined, warnings);
+    case 'patch': {
+      const type = patchTypeFromContentType(req.patchType ?? '');
+      if (!type) throw new ApiError('UnsupportedMediaType', `the patch type "${req.patchType}" is not supported`);
+      const text = Buffer.from(req.body ?? []).toString();
+      let patch: unknown;
+      try {
+        patch = type === 'apply' ? parseYaml(text) : JSON.parse(text);
+      } catch (e) {
+        throw errors.badRequest(`the patch is not valid ${type === 'apply' ? 'YAML' : 'JSON'}: ${(e as Error).message}`);
+      }
+      if (sub === 'scale') {
+        const out = await registry.updateScale(resource, ns, need(), (s) => applyPatch(type, s, patch, 'Scale') as KObject, write);
+        return one(resource, out, 200, sub);
+      }
+      const out = await registry.patch(resource, ns, need(), type, patch, { ...write, ...(sub === 'status' ? { subresource: 'status' } : {}) });
+      return one(resource, out, 200, undefined, warnings);
+    }
+    case 'delete':
+      return one(resource, await registry.delete(resource, ns, need(), (req.deleteOptions ?? {}) as DeleteOptions));
+    case 'deletecollection': {
+      const res = await registry.deleteCollection(resource, ns, { labelSelector: req.labelSelector, fieldSelector: req.fieldSelector }, (req.deleteOptions ?? {}) as DeleteOptions);
+      return { code: 200, kind: resource.listKind, items: res.items.map((o) => encodeObject(resource.protoType, o)), listMeta: { resourceVersion: res.resourceVersion } };
+    }
+  }
+  throw errors.badRequest(`unknown verb "${(req as { verb: string }).verb}"`);
+}

@@ -1,0 +1,157 @@
+/**
+ * The `keelson` command line: one executable for the embedded cluster, each
+ * component on its own, and the client verbs.
+ */
+import { parseArgs } from 'node:util';
+import { startApiServer, VERSION } from '../apiserver/index.js';
+import { NatsServerMissingError } from '../lib/nats-server/index.js';
+import { natsServers } from '../lib/nats/index.js';
+import { up } from '../up/index.js';
+import { runClientVerb, CLIENT_VERBS, CLIENT_HELP } from './client-verbs.js';
+
+const HELP = `keelson ${VERSION} — a lightweight Kubernetes-style orchestrator on NATS JetStream
+
+Usage: keelson <command> [flags]
+
+Cluster:
+  up                 Start a whole cluster on this machine (embedded nats-server + control plane)
+      --data-dir DIR     where JetStream data and the kubeconfig live (default ./.keelson)
+      --nats-port N      client port of the embedded nats-server (default 4222)
+      --port N           API server port (default 6443)
+      --host ADDR        address the API server binds (default 127.0.0.1)
+      --nodes N          worker nodes to run (default 1; nodes arrive with the kubelet)
+      --runtime NAME     docker | process | fake (nodes arrive with the kubelet)
+
+Components (connect to NATS by --nats URL[,URL...] or KEELSON_NATS):
+  server             The control plane of one master (today: the API server)
+  apiserver          The API server: HTTP on --port (6443) and the NATS API
+      --replicas N       JetStream replicas of the store bucket (1, or 3 for HA)
+
+Client (over NATS):
+${CLIENT_HELP}
+Other:
+  version            Print the version
+  help               Print this help
+
+With kubectl: export KUBECONFIG=$PWD/.keelson/kubeconfig after \`keelson up\`.
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`error: ${message}\n`);
+  process.exit(1);
+}
+
+/** Stops `stop` on SIGINT/SIGTERM, then exits. */
+function stopOnSignals(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`\n${sig}: stopping...\n`);
+    stop()
+      .then(() => process.exit(0))
+      .catch((e) => {
+        process.stderr.write(`error while stopping: ${(e as Error).message}\n`);
+        process.exit(1);
+      });
+  };
+  process.on('SIGINT', () => handler('SIGINT'));
+  process.on('SIGTERM', () => handler('SIGTERM'));
+}
+
+async function cmdUp(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      'data-dir': { type: 'string', default: './.keelson' },
+      'nats-port': { type: 'string', default: '4222' },
+      port: { type: 'string', default: '6443' },
+      host: { type: 'string', default: '127.0.0.1' },
+      nodes: { type: 'string', default: '1' },
+      runtime: { type: 'string' },
+    },
+  });
+  const cluster = await up({
+    dataDir: values['data-dir']!,
+    natsPort: Number(values['nats-port']),
+    apiPort: Number(values.port),
+    host: values.host!,
+    nodes: Number(values.nodes),
+    runtime: values.runtime,
+  });
+  stopOnSignals(cluster.stop);
+  process.stdout.write(
+    [
+      `Keelson is up.`,
+      `  API server   ${cluster.apiserver.url}`,
+      `  NATS         ${cluster.nats.url} (JetStream data in ${values['data-dir']}/nats)`,
+      `  kubeconfig   ${cluster.kubeconfigPath}`,
+      ``,
+      `Try:`,
+      `  export KUBECONFIG=${cluster.kubeconfigPath}`,
+      `  kubectl get namespaces`,
+      `  kubectl run hello --image=busybox -- sleep 3600`,
+      `  kubectl get pods -o wide`,
+      `  KEELSON_NATS=${cluster.nats.url} keelson get pods`,
+      ``,
+      `Ctrl-C stops everything.`,
+      ``,
+    ].join('\n'),
+  );
+}
+
+async function cmdApiserver(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      nats: { type: 'string' },
+      port: { type: 'string', default: '6443' },
+      host: { type: 'string', default: '0.0.0.0' },
+      replicas: { type: 'string', default: '1' },
+      bucket: { type: 'string' },
+      'log-requests': { type: 'boolean', default: false },
+    },
+  });
+  const server = await startApiServer({
+    nats: natsServers(values.nats),
+    port: Number(values.port),
+    host: values.host,
+    replicas: Number(values.replicas),
+    bucket: values.bucket,
+    logRequests: values['log-requests'],
+  });
+  stopOnSignals(server.stop);
+  process.stdout.write(`keelson apiserver serving on ${server.url}\n`);
+}
+
+async function main(): Promise<void> {
+  const [cmd, ...rest] = process.argv.slice(2);
+  switch (cmd) {
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(HELP);
+      return;
+    case 'version':
+    case '--version':
+      process.stdout.write(`keelson ${VERSION}\n`);
+      return;
+    case 'up':
+      return cmdUp(rest);
+    case 'server':
+    case 'apiserver':
+      return cmdApiserver(rest);
+    default:
+      if (CLIENT_VERBS.includes(cmd)) {
+        process.exitCode = await runClientVerb(cmd, rest);
+        return;
+      }
+      fail(`unknown command "${cmd}"; run \`keelson help\` for the list`);
+  }
+}
+
+main().catch((e) => {
+  if (e instanceof NatsServerMissingError) fail(e.message);
+  fail(e instanceof Error ? e.message : String(e));
+});

@@ -1,0 +1,188 @@
+/**
+ * The typed Keelson client over NATS, for the other components and for outside
+ * programs. Writes and reads are requests to the API servers' queue group
+ * (protobuf both ways); watches and informers read the store directly, which
+ * every component may do (only the API server writes it).
+ */
+import type { NatsConnection } from '@nats-io/nats-core';
+import {
+  API_SUBJECT,
+  bodyTypeFor,
+  REQUEST_TYPE,
+  RESPONSE_TYPE,
+  type ApiRequest,
+  type ApiResponse,
+} from '../api/nats-api.js';
+import { resourceForKind, resourceForName, type KObject, type ResourceInfo } from '../api/resources.js';
+import { decodeMessage, decodeObject, encodeMessage, encodeObject } from '../codec/index.js';
+import { ApiError, errors } from '../errors/index.js';
+import { Informer } from '../informer/index.js';
+import { connectNats } from '../nats/index.js';
+import { Store, type StoreEvent, type StoreWatch } from '../store/index.js';
+
+export type ClientOptions = {
+  /** Per-request timeout (default 10 s). */
+  timeoutMs?: number;
+  bucket?: string;
+  /** Fencing token sent with every write (leader-elected components). */
+  token?: string;
+};
+
+export type PatchKind = 'json' | 'merge' | 'strategic' | 'apply';
+
+const PATCH_TYPES: Record<PatchKind, string> = {
+  json: 'application/json-patch+json',
+  merge: 'application/merge-patch+json',
+  strategic: 'application/strategic-merge-patch+json',
+  apply: 'application/apply-patch+yaml',
+};
+
+/** Finds a resource by kind (`Pod`), plural (`pods`) or short name (`po`). */
+export function resolveResource(what: string | ResourceInfo): ResourceInfo {
+  if (typeof what !== 'string') return what;
+  const r = resourceForKind(what) ?? resourceForName(what);
+  if (!r) throw new ApiError('NotFound', `the server doesn't have a resource type "${what}"`);
+  return r;
+}
+
+export class KeelsonClient {
+  private store?: Promise<Store>;
+
+  constructor(
+    readonly nc: NatsConnection,
+    private readonly opts: ClientOptions = {},
+  ) {}
+
+  static async connect(servers: string | string[], name = 'keelson-client', opts: ClientOptions = {}): Promise<KeelsonClient> {
+    return new KeelsonClient(await connectNats(servers, name, { waitForServer: false }), opts);
+  }
+
+  async close(): Promise<void> {
+    await this.nc.close();
+  }
+
+  /** One API request; a failure Status comes back as an ApiError. */
+  async request(req: ApiRequest): Promise<ApiResponse> {
+    let reply;
+    try {
+      reply = await this.nc.request(API_SUBJECT, encodeMessage(REQUEST_TYPE, { ...req, token: req.token ?? this.opts.token }), {
+        timeout: this.opts.timeoutMs ?? 10_000,
+      });
+    } catch (e) {
+      throw errors.unavailable(`no API server answered on NATS (${(e as Error).message}); is the control plane running?`, e);
+    }
+    const res = decodeMessage(RESPONSE_TYPE, reply.data) as ApiResponse;
+    if (res.status && (res.code ?? 500) >= 400) throw ApiError.fromStatus(res.status);
+    return res;
+  }
+
+  private base(r: ResourceInfo, namespace?: string, name?: string): Pick<ApiRequest, 'group' | 'version' | 'resource' | 'namespace' | 'name'> {
+    return { group: r.group, version: r.version, resource: r.plural, namespace: r.namespaced ? (namespace ?? 'default') : '', name };
+  }
+
+  private object(r: ResourceInfo, res: ApiResponse, sub?: string): KObject {
+    if (!res.object) throw errors.internal('the API server sent no object');
+    return decodeObject(bodyTypeFor(r, sub), res.object);
+  }
+
+  async get(what: string | ResourceInfo, namespace: string | undefined, name: string): Promise<KObject> {
+    const r = resolveResource(what);
+    return this.object(r, await this.request({ verb: 'get', ...this.base(r, namespace, name) }));
+  }
+
+  /** Lists; `namespace` '' lists every namespace. */
+  async list(
+    what: string | ResourceInfo,
+    namespace?: string,
+    opts: { labelSelector?: string; fieldSelector?: string; limit?: number } = {},
+  ): Promise<{ items: KObject[]; resourceVersion: string }> {
+    const r = resolveResource(what);
+    const res = await this.request({ verb: 'list', ...this.base(r, namespace), namespace: r.namespaced ? (namespace ?? '') : '', ...opts });
+    return { items: (res.items ?? []).map((b) => decodeObject(r.protoType, b)), resourceVersion: res.listMeta?.resourceVersion ?? '' };
+  }
+
+  async create(obj: KObject, opts: { dryRun?: boolean } = {}): Promise<KObject> {
+    const r = resolveResource(obj.kind ?? '');
+    const res = await this.request({
+      verb: 'create',
+      ...this.base(r, obj.metadata?.namespace),
+      body: encodeObject(r.protoType, obj),
+      dryRun: opts.dryRun ? ['All'] : undefined,
+    });
+    return this.object(r, res);
+  }
+
+  async update(obj: KObject, opts: { subresource?: 'status' } = {}): Promise<KObject> {
+    const r = resolveResource(obj.kind ?? '');
+    const res = await this.request({
+      verb: 'update',
+      ...this.base(r, obj.metadata?.namespace, obj.metadata?.name),
+      subresource: opts.subresource,
+      body: encodeObject(r.protoType, obj),
+    });
+    return this.object(r, res);
+  }
+
+  updateStatus(obj: KObject): Promise<KObject> {
+    return this.update(obj, { subresource: 'status' });
+  }
+
+  async patch(what: string | ResourceInfo, namespace: string | undefined, name: string, kind: PatchKind, patch: unknown, subresource?: string): Promise<KObject> {
+    const r = resolveResource(what);
+    const text = typeof patch === 'string' ? patch : JSON.stringify(patch);
+    const res = await this.request({
+      verb: 'patch',
+      ...this.base(r, namespace, name),
+      subresource,
+      patchType: PATCH_TYPES[kind],
+      body: new TextEncoder().encode(text),
+    });
+    return this.object(r, res, subresource === 'scale' ? 'scale' : undefined);
+  }
+
+  async delete(
+    what: string | ResourceInfo,
+    namespace: string | undefined,
+    name: string,
+    opts: { gracePeriodSeconds?: number; propagationPolicy?: string } = {},
+  ): Promise<KObject> {
+    const r = resolveResource(what);
+    return this.object(r, await this.request({ verb: 'delete', ...this.base(r, namespace, name), deleteOptions: opts }));
+  }
+
+  /** Assigns a pod to a node (the scheduler's one write). */
+  async bind(namespace: string, pod: string, node: string): Promise<KObject> {
+    const r = resolveResource('Pod');
+    const body = encodeObject(bodyTypeFor(r, 'binding'), {
+      apiVersion: 'v1',
+      kind: 'Binding',
+      metadata: { name: pod, namespace },
+      target: { apiVersion: 'v1', kind: 'Node', name: node },
+    });
+    return this.object(r, await this.request({ verb: 'create', ...this.base(r, namespace, pod), subresource: 'binding', body }));
+  }
+
+  async scale(what: string | ResourceInfo, namespace: string | undefined, name: string, replicas: number): Promise<KObject> {
+    return this.patch(what, namespace, name, 'merge', { spec: { replicas } }, 'scale');
+  }
+
+  /** The store, read-only: for watches and informers. */
+  private async readStore(): Promise<Store> {
+    this.store ??= Store.open(this.nc, { bucket: this.opts.bucket, bindOnly: true });
+    return this.store;
+  }
+
+  /** Streams changes to a resource from a revision (or current state first). */
+  async watch(what: string | ResourceInfo, namespace: string | undefined, onEvent: (ev: StoreEvent) => void, fromRevision?: number): Promise<StoreWatch> {
+    const r = resolveResource(what);
+    const store = await this.readStore();
+    return store.watch({ resource: r, namespace: r.namespaced ? namespace : undefined }, onEvent, fromRevision !== undefined ? { fromRevision } : {});
+  }
+
+  /** A started informer (cache + handlers) for one resource. */
+  async informer(what: string | ResourceInfo, namespace?: string): Promise<Informer> {
+    const inf = new Informer(await this.readStore(), { resource: resolveResource(what), namespace });
+    await inf.start();
+    return inf;
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * The one error table. Every error a user can see is an ApiError with a
+ * Kubernetes reason and HTTP code; the HTTP edge sends it as a `Status`, the NATS
+ * edge as a protobuf Status, and clients turn either back into an ApiError.
+ */
+
+export const Reasons = {
+  BadRequest: 400,
+  Unauthorized: 401,
+  Forbidden: 403,
+  NotFound: 404,
+  MethodNotAllowed: 405,
+  NotAcceptable: 406,
+  AlreadyExists: 409,
+  Conflict: 409,
+  Gone: 410,
+  Expired: 410,
+  RequestEntityTooLarge: 413,
+  UnsupportedMediaType: 415,
+  Invalid: 422,
+  TooManyRequests: 429,
+  InternalError: 500,
+  ServiceUnavailable: 503,
+  Timeout: 504,
+} as const;
+
+export type Reason = keyof typeof Reasons;
+
+/** One field-level problem inside a 422 Invalid. */
+export type StatusCause = { reason?: string; field?: string; message: string };
+
+export type StatusDetails = {
+  name?: string;
+  group?: string;
+  kind?: string;
+  uid?: string;
+  causes?: StatusCause[];
+  retryAfterSeconds?: number;
+};
+
+/** The Kubernetes `Status` object, as sent on the wire. */
+export type Status = {
+  kind: 'Status';
+  apiVersion: 'v1';
+  metadata: Record<string, never>;
+  status: 'Success' | 'Failure';
+  message?: string;
+  reason?: string;
+  details?: StatusDetails;
+  code: number;
+};
+
+export class ApiError extends Error {
+  override name = 'ApiError';
+  readonly code: number;
+  constructor(
+    readonly reason: Reason,
+    message: string,
+    readonly details?: StatusDetails,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.code = Reasons[reason];
+  }
+
+  toStatus(): Status {
+    return {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: this.message,
+      reason: this.reason,
+      ...(this.details ? { details: this.details } : {}),
+      code: this.code,
+    };
+  }
+
+  /** Rebuilds the error from a Status received over the wire. */
+  static fromStatus(s: Partial<Status>): ApiError {
+    const reason = (s.reason && s.reason in Reasons ? s.reason : reasonForCode(s.code ?? 500)) as Reason;
+    return new ApiError(reason, s.message ?? reason, s.details);
+  }
+}
+
+function reasonForCode(code: number): Reason {
+  const found = Object.entries(Reasons).find(([, c]) => c === code);
+  return (found?.[0] as Reason | undefined) ?? 'InternalError';
+}
+
+/** `pods "x"` — how Kubernetes names an object in a message. */
+function qualified(resource: string, name: string): string {
+  return `${resource} "${name}"`;
+}
+
+export const errors = {
+  notFound: (resource: string, name: string, group = '') =>
+    new ApiError('NotFound', `${qualified(resource, name)} not found`, { name, group, kind: resource }),
+  alreadyExists: (resource: string, name: string, group = '') =>
+    new ApiError('AlreadyExists', `${qualified(resource, name)} already exists`, {
+      name,
+      group,
+      kind: resource,
+    }),
+  conflict: (resource: string, name: string, why: string, group = '') =>
+    new ApiError(
+      'Conflict',
+      `Operation cannot be fulfilled on ${qualified(resource, name)}: ${why}`,
+      { name, group, kind: resource },
+    ),
+  invalid: (kind: string, name: string, causes: StatusCause[], group = '') =>
+    new ApiError(
+      'Invalid',
+      `${kind} "${name}" is invalid: ${causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message)).join(', ')}`,
+      { name, group, kind, causes },
+    ),
+  badRequest: (message: string) => new ApiError('BadRequest', message),
+  expired: (message: string) => new ApiError('Expired', message),
+  unavailable: (message: string, cause?: unknown) =>
+    new ApiError('ServiceUnavailable', message, { retryAfterSeconds: 1 }, { cause }),
+  internal: (message: string, cause?: unknown) => new ApiError('InternalError', message, undefined, { cause }),
+};
+
+export function isApiError(e: unknown): e is ApiError {
+  return e instanceof ApiError;
+}
+
+export function isNotFound(e: unknown): boolean {
+  return isApiError(e) && e.reason === 'NotFound';
+}
+
+export function isConflict(e: unknown): boolean {
+  return isApiError(e) && e.reason === 'Conflict';
+}
+
+export function isAlreadyExists(e: unknown): boolean {
+  return isApiError(e) && e.reason === 'AlreadyExists';
+}
+
+/** Any error as an ApiError: unexpected ones become 500 InternalError. */
+export function toApiError(e: unknown): ApiError {
+  if (isApiError(e)) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  return errors.internal(`internal error: ${message}`, e);
+}

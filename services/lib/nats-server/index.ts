@@ -1,0 +1,183 @@
+/**
+ * Runs nats-server as a child process: the embedded store of `keelson up` and the
+ * real server every integration test starts. One place knows how to write its
+ * config, wait until it is ready and stop it without leaving a process behind.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+export type NatsServerOptions = {
+  /** Folder for the config file and JetStream data. */
+  dataDir: string;
+  serverName?: string;
+  host?: string;
+  /** Client port; 0 picks a free one. */
+  port?: number;
+  /** Monitoring port (/healthz, /varz); omitted = off. */
+  httpPort?: number;
+  cluster?: { name: string; port: number; routes: string[] };
+  /** How long to wait for "Server is ready". */
+  readyTimeoutMs?: number;
+  /** Extra config text appended as is (authorization, limits...). */
+  extraConfig?: string;
+};
+
+export type NatsServer = {
+  url: string;
+  port: number;
+  pid: number;
+  serverName: string;
+  options: NatsServerOptions;
+  /** Sends SIGTERM (SIGKILL after a grace period) and waits for the exit. */
+  stop(): Promise<void>;
+  /** SIGKILL at once, as a crash would. */
+  kill(): Promise<void>;
+  exited: Promise<number | null>;
+};
+
+export class NatsServerMissingError extends Error {
+  override name = 'NatsServerMissingError';
+  constructor() {
+    super(
+      'nats-server was not found on PATH. Install it with `sudo apt-get install -y nats-server` ' +
+        '(Debian/Ubuntu) or run `npm run setup`, then try again.',
+    );
+  }
+}
+
+/** The nats-server binary, or undefined when it is not installed. */
+export function findNatsServer(): string | undefined {
+  for (const p of [process.env.KEELSON_NATS_SERVER, 'nats-server', '/usr/sbin/nats-server', '/usr/bin/nats-server']) {
+    if (!p) continue;
+    try {
+      execFileSync(p, ['--version'], { stdio: 'ignore' });
+      return p;
+    } catch {
+      // try the next candidate
+    }
+  }
+  return undefined;
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function configText(o: Required<Pick<NatsServerOptions, 'dataDir' | 'host'>> & NatsServerOptions, port: number, name: string): string {
+  const lines = [
+    `server_name: ${JSON.stringify(name)}`,
+    `listen: "${o.host}:${port}"`,
+    `jetstream { store_dir: ${JSON.stringify(join(o.dataDir, 'jetstream'))} }`,
+    'max_payload: 8MB',
+  ];
+  if (o.httpPort) lines.push(`http: "${o.host}:${o.httpPort}"`);
+  if (o.cluster) {
+    lines.push(
+      `cluster {`,
+      `  name: ${JSON.stringify(o.cluster.name)}`,
+      `  listen: "${o.host}:${o.cluster.port}"`,
+      `  routes: [${o.cluster.routes.map((r) => JSON.stringify(r)).join(', ')}]`,
+      `}`,
+    );
+  }
+  if (o.extraConfig) lines.push(o.extraConfig);
+  return lines.join('\n') + '\n';
+}
+
+export async function startNatsServer(options: NatsServerOptions): Promise<NatsServer> {
+  const bin = findNatsServer();
+  if (!bin) throw new NatsServerMissingError();
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port || (await freePort(host));
+  const serverName = options.serverName ?? `keelson-${port}`;
+  mkdirSync(options.dataDir, { recursive: true });
+  const confPath = join(options.dataDir, 'nats-server.conf');
+  writeFileSync(confPath, configText({ ...options, host }, port, serverName));
+
+  const child = spawn(bin, ['-c', confPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let log = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`nats-server on port ${port} was not ready after ${options.readyTimeoutMs ?? 10000} ms:\n${log}`));
+    }, options.readyTimeoutMs ?? 10_000);
+    child.stderr!.on('data', (chunk: Buffer) => {
+      if (log.length < 64_000) log += chunk.toString();
+      if (log.includes('Server is ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`nats-server exited with code ${code} before it was ready:\n${log}`));
+    });
+  });
+  // Keep draining stderr so the child never blocks on a full pipe.
+  child.stderr!.resume();
+
+  return {
+    url: `nats://${host}:${port}`,
+    port,
+    pid: child.pid!,
+    serverName,
+    options: { ...options, host, port },
+    exited,
+    stop: () => stopChild(child, exited, 'SIGTERM'),
+    kill: () => stopChild(child, exited, 'SIGKILL'),
+  };
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<number | null>, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export type NatsCluster = {
+  servers: NatsServer[];
+  urls: string[];
+  stop(): Promise<void>;
+};
+
+/**
+ * Starts `size` clustered JetStream servers on loopback ports (for tests and
+ * benchmarks). Resolves once every server is ready; the JetStream meta leader
+ * may still be electing, which callers absorb by retrying their first request.
+ */
+export async function startNatsCluster(baseDir: string, size = 3, name = 'keelson'): Promise<NatsCluster> {
+  const clusterPorts: number[] = [];
+  for (let i = 0; i < size; i++) clusterPorts.push(await freePort());
+  const routes = clusterPorts.map((p) => `nats-route://127.0.0.1:${p}`);
+  const servers = await Promise.all(
+    clusterPorts.map((cport, i) =>
+      startNatsServer({
+        dataDir: join(baseDir, `n${i + 1}`),
+        serverName: `${name}-n${i + 1}`,
+        cluster: { name, port: cport, routes: routes.filter((_, j) => j !== i) },
+      }),
+    ),
+  );
+  return {
+    servers,
+    urls: servers.map((s) => s.url),
+    stop: async () => {
+      await Promise.all(servers.map((s) => s.stop()));
+    },
+  };
+}

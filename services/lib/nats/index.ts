@@ -1,0 +1,38 @@
+/**
+ * Connecting to NATS the way every Keelson component does: all server URLs of
+ * the cluster, reconnect forever, and a name that shows up in server monitoring.
+ */
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
+
+export type { NatsConnection } from '@nats-io/nats-core';
+
+/** `nats://a:4222,nats://b:4222` or a list, from a flag or `KEELSON_NATS`. */
+export function natsServers(value?: string | string[]): string[] {
+  const raw = value ?? process.env.KEELSON_NATS ?? 'nats://127.0.0.1:4222';
+  const list = Array.isArray(raw) ? raw : raw.split(',');
+  return list.map((s) => s.trim()).filter(Boolean);
+}
+
+export type ConnectOptions = {
+  /** Keep trying when no server answers yet (services); clients fail fast instead. */
+  waitForServer?: boolean;
+  timeoutMs?: number;
+};
+
+export async function connectNats(
+  servers: string | string[],
+  name: string,
+  opts: ConnectOptions = {},
+): Promise<NatsConnection> {
+  return connect({
+    servers: natsServers(servers),
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    waitOnFirstConnect: opts.waitForServer ?? true,
+    timeout: opts.timeoutMs ?? 5_000,
+    pingInterval: 5_000,
+    maxPingOut: 2,
+  });
+}

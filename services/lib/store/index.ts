@@ -1,0 +1,285 @@
+/**
+ * The object store: one JetStream KV bucket holds every object, protobuf-encoded,
+ * under `{plural}.{namespace|_}.{name}`. One bucket means one stream and so one
+ * global, ordered revision — the KV revision is the object's resourceVersion, as
+ * the etcd revision is in Kubernetes. Only the API server writes here.
+ */
+import {
+  DeliverPolicy,
+  jetstream,
+  JetStreamApiError,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JsMsg,
+  type PushConsumer,
+} from '@nats-io/jetstream';
+import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { resourceFor, RESOURCES, type KObject, type ResourceInfo } from '../api/resources.js';
+import { CodecError, decodeObject, encodeObject } from '../codec/index.js';
+import { ApiError, errors } from '../errors/index.js';
+
+export const DEFAULT_BUCKET = 'keelson';
+
+/** JetStream's "wrong last sequence": the compare-and-swap lost. */
+const WRONG_LAST_SEQUENCE = 10071;
+
+export type StoreOptions = {
+  bucket?: string;
+  /** Stream replicas: 1 on one machine, 3 for HA masters. */
+  replicas?: number;
+  /** Only bind to an existing bucket (read-only components). */
+  bindOnly?: boolean;
+};
+
+/** Where an object lives: resource, namespace ('' for cluster-scoped), name. */
+export type ObjectKey = { resource: ResourceInfo; namespace: string; name: string };
+
+/** A change seen on the store, in revision order. */
+export type StoreEvent = {
+  key: ObjectKey;
+  revision: number;
+  /** undefined for a deletion. */
+  object?: KObject;
+};
+
+const CLUSTER_SCOPE = '_';
+
+const byPlural = new Map(RESOURCES.map((r) => [r.plural, r]));
+
+export function storeKey(resource: ResourceInfo, namespace: string, name: string): string {
+  return `${resource.plural}.${resource.namespaced ? namespace : CLUSTER_SCOPE}.${name}`;
+}
+
+/** Subject filter for all objects of a resource, optionally in one namespace. */
+export function storeFilter(resource?: ResourceInfo, namespace?: string): string {
+  if (!resource) return '>';
+  if (resource.namespaced && namespace) return `${resource.plural}.${namespace}.>`;
+  return `${resource.plural}.>`;
+}
+
+export function parseStoreKey(key: string): ObjectKey | undefined {
+  const first = key.indexOf('.');
+  const second = key.indexOf('.', first + 1);
+  if (first < 0 || second < 0) return undefined;
+  const resource = byPlural.get(key.slice(0, first));
+  if (!resource) return undefined;
+  const ns = key.slice(first + 1, second);
+  return { resource, namespace: ns === CLUSTER_SCOPE ? '' : ns, name: key.slice(second + 1) };
+}
+
+/** Maps a JetStream failure to the API error a client should see. */
+export function storeError(e: unknown, key: ObjectKey, op: 'create' | 'update' | 'delete'): ApiError {
+  if (e instanceof ApiError) return e;
+  if (e instanceof JetStreamApiError && e.code === WRONG_LAST_SEQUENCE) {
+    const { resource, name } = key;
+    return op === 'create'
+      ? errors.alreadyExists(resource.plural, name, resource.group)
+      : errors.conflict(
+          resource.plural,
+          name,
+          'the object has been modified; please apply your changes to the latest version and try again',
+          resource.group,
+        );
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  // "jetstream is not enabled", timeouts, no responders: the store is (briefly) unreachable.
+  return errors.unavailable(`the object store is unavailable: ${message}`, e);
+}
+
+export class Store {
+  private constructor(
+    readonly kv: KV,
+    readonly bucket: string,
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+  ) {}
+
+  static async open(nc: NatsConnection, opts: StoreOptions = {}): Promise<Store> {
+    const bucket = opts.bucket ?? DEFAULT_BUCKET;
+    const js = jetstream(nc, { timeout: 10_000 });
+    const kvm = new Kvm(js);
+    const kv = opts.bindOnly
+      ? await kvm.open(bucket)
+      : await kvm.create(bucket, { history: 1, replicas: opts.replicas ?? 1, storage: 'file' } as never);
+    return new Store(kv, bucket, nc, js);
+  }
+
+  get connection(): NatsConnection {
+    return this.nc;
+  }
+
+  /** The newest revision of the whole store (the stream's last sequence). */
+  async revision(): Promise<number> {
+    const status = await this.kv.status();
+    return Number(status.streamInfo.state.last_seq);
+  }
+
+  async get(resource: ResourceInfo, namespace: string, name: string): Promise<KObject | undefined> {
+    const key = { resource, namespace, name };
+    let entry: KvEntry | null;
+    try {
+      entry = await this.kv.get(storeKey(resource, namespace, name));
+    } catch (e) {
+      throw storeError(e, key, 'update');
+    }
+    if (!entry || entry.operation !== 'PUT') return undefined;
+    return decodeEntry(resource, entry.value, entry.revision);
+  }
+
+  /** Writes a new object; AlreadyExists when the key holds a live object. */
+  async create(resource: ResourceInfo, obj: KObject): Promise<KObject> {
+    const key = objectKey(resource, obj);
+    try {
+      const rev = await this.kv.create(storeKey(resource, key.namespace, key.name), encode(resource, obj));
+      return withRevision(obj, rev);
+    } catch (e) {
+      throw storeError(e, key, 'create');
+    }
+  }
+
+  /** Compare-and-swap: writes only if the stored revision is still `revision`. */
+  async update(resource: ResourceInfo, obj: KObject, revision: number): Promise<KObject> {
+    const key = objectKey(resource, obj);
+    try {
+      const rev = await this.kv.update(storeKey(resource, key.namespace, key.name), encode(resource, obj), revision);
+      return withRevision(obj, rev);
+    } catch (e) {
+      throw storeError(e, key, 'update');
+    }
+  }
+
+  /** Deletes, only if the stored revision is still `revision` when given. */
+  async delete(resource: ResourceInfo, namespace: string, name: string, revision?: number): Promise<void> {
+    try {
+      await this.kv.delete(storeKey(resource, namespace, name), revision ? { previousSeq: revision } : undefined);
+    } catch (e) {
+      throw storeError(e, { resource, namespace, name }, 'delete');
+    }
+  }
+
+  /**
+   * A consistent snapshot of a resource (optionally one namespace): the last value
+   * of every key as of one revision, which is returned with the items.
+   */
+  async list(resource: ResourceInfo, namespace?: string): Promise<{ items: KObject[]; revision: number }> {
+    const items = new Map<string, KObject>();
+    let revision = 0;
+    const stop = await this.watch(
+      { resource, namespace },
+      (ev) => {
+        if (ev.object) items.set(ev.key.name + '/' + ev.key.namespace, ev.object);
+        else items.delete(ev.key.name + '/' + ev.key.namespace);
+        revision = Math.max(revision, ev.revision);
+      },
+      { until: 'synced' },
+    );
+    await stop.synced;
+    await stop.stop();
+    // An empty or untouched range is consistent at the store's current revision.
+    if (revision === 0) revision = await this.revision();
+    return { items: [...items.values()], revision };
+  }
+
+  /**
+   * Streams changes under a filter: first the current value of every key (or,
+   * with `fromRevision`, every change after that revision), then every change, in
+   * revision order. `synced` resolves once the starting state has been delivered.
+   * An ordered consumer of our own (not `kv.watch`) so that the pending count is
+   * known up front: an empty range is synced at once instead of never.
+   */
+  async watch(
+    filter: { resource?: ResourceInfo; namespace?: string },
+    onEvent: (ev: StoreEvent) => void,
+    opts: { fromRevision?: number; until?: 'synced' } = {},
+  ): Promise<StoreWatch> {
+    const prefix = `$KV.${this.bucket}.`;
+    const resume = opts.fromRevision !== undefined;
+    let consumer: PushConsumer;
+    try {
+      consumer = await this.js.consumers.getPushConsumer(`KV_${this.bucket}`, {
+        filter_subjects: prefix + storeFilter(filter.resource, filter.namespace),
+        deliver_policy: resume ? DeliverPolicy.StartSequence : DeliverPolicy.LastPerSubject,
+        ...(resume ? { opt_start_seq: opts.fromRevision! + 1 } : {}),
+      });
+    } catch (e) {
+      throw storeError(e, { resource: filter.resource ?? RESOURCES[0]!, namespace: '', name: '' }, 'update');
+    }
+    const info = await consumer.info(true);
+    let pending = info.num_pending;
+    let markSynced!: () => void;
+    const synced = new Promise<void>((r) => (markSynced = r));
+    let isSynced = false;
+    let messages: ConsumerMessages | undefined;
+    const setSynced = () => {
+      if (isSynced) return;
+      isSynced = true;
+      markSynced();
+      if (opts.until === 'synced') void messages?.close();
+    };
+    if (pending === 0) setSynced();
+    if (isSynced && opts.until === 'synced') {
+      await consumer.delete().catch(() => undefined);
+      return { synced, done: Promise.resolve(), stop: async () => undefined };
+    }
+    messages = await consumer.consume({
+      callback: (m: JsMsg) => {
+        const key = parseStoreKey(m.subject.slice(prefix.length));
+        if (key) {
+          const op = m.headers?.get('KV-Operation');
+          onEvent({
+            key,
+            revision: m.seq,
+            object: op === 'DEL' || op === 'PURGE' ? undefined : decodeEntry(key.resource, m.data, m.seq),
+          });
+        }
+        if (!isSynced && --pending <= 0) setSynced();
+      },
+    });
+    const done = messages.closed().then(() => undefined);
+    return {
+      synced,
+      done,
+      stop: async () => {
+        await messages!.close().catch(() => undefined);
+      },
+    };
+  }
+}
+
+export type StoreWatch = {
+  synced: Promise<void>;
+  /** Settles when the watch ends (stopped, or its connection closed). */
+  done: Promise<void>;
+  stop(): Promise<void>;
+};
+
+function objectKey(resource: ResourceInfo, obj: KObject): ObjectKey {
+  const name = obj.metadata?.name;
+  if (!name) throw errors.badRequest('metadata.name is required');
+  return { resource, namespace: resource.namespaced ? (obj.metadata?.namespace ?? '') : '', name };
+}
+
+/** The revision lives in the KV entry, never in the stored bytes. */
+function encode(resource: ResourceInfo, obj: KObject): Uint8Array {
+  const { resourceVersion: _drop, ...metadata } = obj.metadata ?? {};
+  try {
+    return encodeObject(resource.protoType, { ...obj, metadata });
+  } catch (e) {
+    // A value of the wrong JSON type (e.g. `replicas: "3"`) is the client's mistake.
+    if (e instanceof CodecError) {
+      throw errors.invalid(resource.kind, metadata.name ?? '', [{ reason: 'FieldValueInvalid', field: e.path, message: e.detail }], resource.group);
+    }
+    throw e;
+  }
+}
+
+function decodeEntry(resource: ResourceInfo, bytes: Uint8Array, revision: number): KObject {
+  return withRevision(decodeObject(resource.protoType, bytes), revision);
+}
+
+function withRevision(obj: KObject, revision: number): KObject {
+  return { ...obj, metadata: { ...obj.metadata, resourceVersion: String(revision) } };
+}
+
+export { resourceFor };
