@@ -50,8 +50,9 @@ export class NatsServerMissingError extends Error {
 
 /** The nats-server binary, or undefined when it is not installed. */
 export function findNatsServer(): string | undefined {
-  for (const p of [process.env.KEELSON_NATS_SERVER, 'nats-server', '/usr/sbin/nats-server', '/usr/bin/nats-server']) {
-    if (!p) continue;
+  // An explicit KEELSON_NATS_SERVER is the only candidate: no silent fallback.
+  const explicit = process.env.KEELSON_NATS_SERVER;
+  for (const p of explicit ? [explicit] : ['nats-server', '/usr/sbin/nats-server', '/usr/bin/nats-server']) {
     try {
       execFileSync(p, ['--version'], { stdio: 'ignore' });
       return p;
