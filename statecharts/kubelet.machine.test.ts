@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createActor, fromPromise, SimulatedClock } from 'xstate';
+import { acceptsPods, kubeletMachine, registerRetryDelay, type KubeletInput, type NodeRef } from './kubelet.machine.js';
+import { transitionCoverage } from './testing/coverage.js';
+
+/** What the API answers when the Node object was deleted (an ApiError with reason NotFound). */
+const nodeNotFound = () => Object.assign(new Error('nodes "n1" not found'), { reason: 'NotFound', code: 404 });
+
+test('model-based paths take every transition and reach every state', () => {
+  // The only guard that reads data is "the Node is gone", on reportStatus's
+  // error: it is covered by giving that error event both an ordinary error and a
+  // NotFound one. The Stale/Current choice is a stateIn guard, covered by states.
+  const reportError = 'xstate.error.actor.reportStatus';
+  const cov = transitionCoverage(kubeletMachine, {
+    events: [
+      { type: reportError, error: new Error('timeout') },
+      { type: reportError, error: nodeNotFound() },
+    ],
+    inputs: [{ nodeName: 'n1' }],
+  });
+  assert.ok(cov.all.length >= 19, `expected the machine's transitions, got ${cov.all.length}`);
+  assert.deepEqual(cov.missing, [], `transitions no path covers:\n${cov.missing.join('\n')}`);
+  assert.deepEqual(cov.states.filter((s) => !cov.reached.has(s)), []);
+});
+
+const tick = () => new Promise((r) => setImmediate(r));
+const settle = async () => {
+  for (let i = 0; i < 4; i++) await tick();
+};
+
+type Name = 'registerNode' | 'renewLease' | 'reportStatus' | 'drain';
+
+/** Actors that count their calls and fail while the test queues errors. */
+function harness(input: Partial<KubeletInput> = {}) {
+  const calls: Record<Name, number> = { registerNode: 0, renewLease: 0, reportStatus: 0, drain: 0 };
+  const errors: Record<Name, Error[]> = { registerNode: [], renewLease: [], reportStatus: [], drain: [] };
+  const gates: Partial<Record<Name, Promise<void>>> = {};
+  const actor = (name: Name) =>
+    fromPromise<void, NodeRef>(async () => {
+      calls[name]++;
+      await gates[name];
+      const err = errors[name].shift();
+      if (err) throw err;
+    });
+  const clock = new SimulatedClock();
+  const machine = kubeletMachine.provide({
+    actors: { registerNode: actor('registerNode'), renewLease: actor('renewLease'), reportStatus: actor('reportStatus'), drain: actor('drain') },
+  });
+  const kubelet = createActor(machine, { clock, input: { nodeName: 'n1', heartbeatMs: 10_000, statusMs: 60_000, ...input } });
+  return { kubelet, calls, errors, gates, clock };
+}
+
+test('registration is retried 100 ms, 200 ms, … up to 7 s, then the node is Ready', async () => {
+  const h = harness();
+  h.errors.registerNode.push(new Error('no responders'), new Error('no responders'), new Error('no responders'));
+  h.kubelet.start();
+  await settle();
+  assert.ok(h.kubelet.getSnapshot().matches({ Online: { Registration: 'RegisterBackOff' } }));
+  assert.equal(acceptsPods(h.kubelet.getSnapshot()), false);
+  for (const [n, delay] of [[1, 100], [2, 200], [3, 400]] as const) {
+    assert.equal(h.calls.registerNode, n);
+    h.clock.increment(delay - 1);
+    await settle();
+    assert.equal(h.calls.registerNode, n, `retried before ${delay} ms`);
+    h.clock.increment(1);
+    await settle();
+  }
+  assert.equal(h.calls.registerNode, 4);
+  assert.ok(h.kubelet.getSnapshot().matches({ Online: 'Ready' }));
+  assert.equal(acceptsPods(h.kubelet.getSnapshot()), true);
+  assert.equal(h.kubelet.getSnapshot().context.registerAttempts, 0);
+  assert.deepEqual([1, 2, 3, 7, 20].map(registerRetryDelay), [100, 200, 400, 6_400, 7_000]);
+  h.kubelet.stop();
+});
+
+test('the lease is renewed at once, then every heartbeatMs; status every statusMs', async () => {
+  const h = harness({ heartbeatMs: 10_000, statusMs: 60_000 });
+  h.kubelet.start();
+  await settle();
+  assert.deepEqual([h.calls.renewLease, h.calls.reportStatus], [1, 1], 'both at once on Ready');
+  for (let second = 1; second <= 120; second++) {
+    h.clock.increment(1_000);
+    await settle();
+    assert.equal(h.calls.renewLease, 1 + Math.floor(second / 10), `renewals after ${second} s`);
+    assert.equal(h.calls.reportStatus, 1 + Math.floor(second / 60), `status reports after ${second} s`);
+  }
+  h.kubelet.stop();
+});
+
+test('a failed renewal waits for the next heartbeat', async () => {
+  const h = harness();
+  h.errors.renewLease.push(new Error('timeout'));
+  h.kubelet.start();
+  await settle();
+  assert.equal(h.kubelet.getSnapshot().context.leaseFailures, 1);
+  h.clock.increment(10_000);
+  await settle();
+  assert.equal(h.calls.renewLease, 2);
+  assert.equal(h.kubelet.getSnapshot().context.leaseFailures, 0);
+  h.kubelet.stop();
+});
+
+test('a status change is reported at once; a change during a report is reported after it', async () => {
+  const h = harness();
+  let release!: () => void;
+  h.kubelet.start();
+  await settle();
+  assert.equal(h.calls.reportStatus, 1);
+  h.kubelet.send({ type: 'NODE_STATUS_CHANGED' });
+  await settle();
+  assert.equal(h.calls.reportStatus, 2, 'on change');
+  h.gates.reportStatus = new Promise<void>((r) => (release = r));
+  h.kubelet.send({ type: 'NODE_STATUS_CHANGED' });
+  await settle();
+  assert.equal(h.calls.reportStatus, 3);
+  h.kubelet.send({ type: 'NODE_STATUS_CHANGED' });
+  h.kubelet.send({ type: 'NODE_STATUS_CHANGED' });
+  await settle();
+  assert.equal(h.calls.reportStatus, 3, 'no second write while one is under way');
+  delete h.gates.reportStatus;
+  release();
+  await settle();
+  assert.equal(h.calls.reportStatus, 4, 'the changes made meanwhile are written once more');
+  await settle();
+  assert.ok(h.kubelet.getSnapshot().matches({ Online: { Ready: { Status: 'Idle' } } }));
+  h.kubelet.stop();
+});
+
+test('a deleted Node is registered again', async () => {
+  const h = harness();
+  h.kubelet.start();
+  await settle();
+  h.errors.reportStatus.push(nodeNotFound());
+  h.kubelet.send({ type: 'NODE_STATUS_CHANGED' });
+  await settle();
+  assert.equal(h.calls.registerNode, 2);
+  assert.ok(h.kubelet.getSnapshot().matches({ Online: 'Ready' }));
+  h.errors.reportStatus.push(new Error('timeout'));
+  h.kubelet.send({ type: 'NODE_STATUS_CHANGED' });
+  await settle();
+  assert.equal(h.calls.registerNode, 2, 'other errors wait for the next report');
+  h.kubelet.stop();
+});
+
+test('losing NATS pauses heartbeats and admission; reconnecting resumes where it was', async () => {
+  const h = harness();
+  h.kubelet.start();
+  await settle();
+  h.kubelet.send({ type: 'NATS_DISCONNECTED' });
+  assert.equal(h.kubelet.getSnapshot().value, 'NatsLost');
+  assert.equal(acceptsPods(h.kubelet.getSnapshot()), false);
+  h.clock.increment(120_000);
+  await settle();
+  assert.equal(h.calls.renewLease, 1, 'no renewals while NATS is gone');
+  h.kubelet.send({ type: 'NATS_RECONNECTED' });
+  await settle();
+  assert.ok(h.kubelet.getSnapshot().matches({ Online: 'Ready' }));
+  assert.equal(h.calls.registerNode, 1, 'a registered node is not registered again');
+  assert.equal(h.calls.renewLease, 2, 'the lease is renewed at once');
+  assert.equal(acceptsPods(h.kubelet.getSnapshot()), true);
+  h.kubelet.stop();
+});
+
+test('losing NATS while registering registers again on reconnect', async () => {
+  const h = harness();
+  h.errors.registerNode.push(new Error('no responders'));
+  h.kubelet.start();
+  await settle();
+  h.kubelet.send({ type: 'NATS_DISCONNECTED' });
+  h.kubelet.send({ type: 'NATS_RECONNECTED' });
+  await settle();
+  assert.equal(h.calls.registerNode, 2, 'at once, without waiting out the back-off');
+  assert.ok(h.kubelet.getSnapshot().matches({ Online: 'Ready' }));
+  h.kubelet.stop();
+});
+
+test('SHUTDOWN stops admission, drains, and stops; no heartbeats after', async () => {
+  const h = harness();
+  h.kubelet.start();
+  await settle();
+  h.kubelet.send({ type: 'SHUTDOWN' });
+  assert.equal(h.kubelet.getSnapshot().value, 'Draining');
+  assert.equal(acceptsPods(h.kubelet.getSnapshot()), false);
+  await settle();
+  assert.equal(h.calls.drain, 1);
+  assert.equal(h.kubelet.getSnapshot().status, 'done');
+  h.clock.increment(60_000);
+  await settle();
+  assert.equal(h.calls.renewLease, 1);
+});
+
+test('a failed drain still stops the kubelet', async () => {
+  const h = harness();
+  h.errors.drain.push(new Error('pods would not stop'));
+  h.kubelet.start();
+  h.kubelet.send({ type: 'NATS_DISCONNECTED' });
+  h.kubelet.send({ type: 'SHUTDOWN' });
+  await settle();
+  assert.equal(h.kubelet.getSnapshot().value, 'Stopped');
+  assert.equal(h.kubelet.getSnapshot().context.lastError, 'pods would not stop');
+});
