@@ -1,10 +1,12 @@
 /**
- * What the HTTP edge accepts and sends: JSON, YAML and the patch media types in,
- * JSON (or a Table for kubectl) out; bodies over the limit are refused with 413.
+ * What the HTTP edge accepts and sends: JSON, YAML, Kubernetes protobuf and the
+ * patch media types in, JSON (or a Table for kubectl) out; bodies over the limit
+ * are refused with 413.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parse as parseYaml } from 'yaml';
 import { ApiError, errors } from '../../lib/errors/index.js';
+import { decodeK8sProtobuf, PROTOBUF_MEDIA_TYPE, UndecodedBody } from './k8s-protobuf.js';
 
 /** Kubernetes refuses request bodies over 3 MiB. */
 export const BODY_LIMIT = 3 * 1024 * 1024;
@@ -33,6 +35,15 @@ export function registerContentTypes(app: FastifyInstance): void {
       done(null, parseYaml(String(body)));
     } catch (e) {
       done(errors.badRequest(`the request body is not valid YAML: ${(e as Error).message.split('\n')[0]}`), undefined);
+    }
+  });
+  // kubectl's typed clients (`create namespace|deployment|service`) send protobuf only.
+  app.addContentTypeParser(PROTOBUF_MEDIA_TYPE, { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_req, body, done) => {
+    try {
+      done(null, decodeK8sProtobuf(body as Buffer));
+    } catch (e) {
+      if (e instanceof ApiError) done(null, new UndecodedBody(e));
+      else done(e as Error, undefined);
     }
   });
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (req, _body, done) => {

@@ -6,11 +6,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type KObject, type ResourceInfo } from '../../lib/api/resources.js';
 import { ApiError, errors } from '../../lib/errors/index.js';
-import { applyPatch, patchTypeFromContentType } from '../patch/index.js';
+import { applyPatch, PatchError, patchTypeFromContentType, type PatchType } from '../patch/index.js';
 import type { DeleteOptions, ListOptions, Registry, WriteOptions } from '../registry/index.js';
 import { toTable } from '../tables/index.js';
 import { mediaType, wantsTable } from './content.js';
 import { discoveryFor } from './discovery.routes.js';
+import { UndecodedBody } from './k8s-protobuf.js';
 import { parseRequestInfo, type ResourceRequest } from './request-info.js';
 import { streamWatch } from './watch.js';
 
@@ -21,6 +22,7 @@ export function registerResourceRoutes(app: FastifyInstance, registry: Registry)
     const info = parseRequestInfo(req.url);
     if (info.kind !== 'resource') return discoveryFor(info, reply);
     const r = resolve(info);
+    if (req.body instanceof UndecodedBody) throw req.body.error;
     return serve(registry, r.resource, info, req, reply);
   };
   for (const prefix of ['/api', '/apis']) {
@@ -126,9 +128,7 @@ async function serve(
         throw new ApiError('UnsupportedMediaType', `the patch media type "${mediaType(req)}" is not supported`);
       }
       if (sub === 'scale') {
-        return done(
-          await registry.updateScale(resource, ns, name, (scale) => applyPatch(type, scale, req.body, 'Scale') as KObject, writeOptions(q, warnings)),
-        );
+        return done(await registry.updateScale(resource, ns, name, (scale) => patchScale(type, scale, req.body), writeOptions(q, warnings)));
       }
       return done(await registry.patch(resource, ns, name, type, req.body, { ...writeOptions(q, warnings), ...statusSub(sub) }));
     }
@@ -141,6 +141,19 @@ async function serve(
     }
   }
   throw new ApiError('MethodNotAllowed', `${req.method} is not supported`);
+}
+
+/** A patch of the Scale; a patch that cannot apply is the client's error, not a 500. */
+function patchScale(type: PatchType, scale: KObject, patch: unknown): KObject {
+  let patched: unknown;
+  try {
+    patched = applyPatch(type, scale, patch, 'Scale');
+  } catch (e) {
+    if (e instanceof PatchError) throw new ApiError(e.reason, e.message);
+    throw e;
+  }
+  if (typeof patched !== 'object' || patched === null || Array.isArray(patched)) throw errors.badRequest('the patch did not produce an object');
+  return patched as KObject;
 }
 
 function statusSub(sub: string | undefined): { subresource?: 'status' } {

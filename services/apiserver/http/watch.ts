@@ -71,6 +71,10 @@ export async function streamWatch(
 
   reply.hijack();
   raw.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache' });
+  // Node holds the headers back until the first body byte. A quiet watch would
+  // then leave its client waiting for the response (kubectl's `delete` waits for
+  // its watch request to return before it exits) until the first BOOKMARK.
+  raw.flushHeaders();
   started = true;
   if (expired) {
     write('ERROR', toApiError(expired).toStatus());

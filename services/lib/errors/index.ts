@@ -88,16 +88,16 @@ function reasonForCode(code: number): Reason {
   return (found?.[0] as Reason | undefined) ?? 'InternalError';
 }
 
-/** `pods "x"` — how Kubernetes names an object in a message. */
-function qualified(resource: string, name: string): string {
-  return `${resource} "${name}"`;
+/** `pods "x"`, `deployments.apps "x"` — how Kubernetes names an object in a message. */
+function qualified(resource: string, name: string, group = ''): string {
+  return `${group ? `${resource}.${group}` : resource} "${name}"`;
 }
 
 export const errors = {
   notFound: (resource: string, name: string, group = '') =>
-    new ApiError('NotFound', `${qualified(resource, name)} not found`, { name, group, kind: resource }),
+    new ApiError('NotFound', `${qualified(resource, name, group)} not found`, { name, group, kind: resource }),
   alreadyExists: (resource: string, name: string, group = '') =>
-    new ApiError('AlreadyExists', `${qualified(resource, name)} already exists`, {
+    new ApiError('AlreadyExists', `${qualified(resource, name, group)} already exists`, {
       name,
       group,
       kind: resource,
@@ -105,7 +105,7 @@ export const errors = {
   conflict: (resource: string, name: string, why: string, group = '') =>
     new ApiError(
       'Conflict',
-      `Operation cannot be fulfilled on ${qualified(resource, name)}: ${why}`,
+      `Operation cannot be fulfilled on ${qualified(resource, name, group)}: ${why}`,
       { name, group, kind: resource },
     ),
   invalid: (kind: string, name: string, causes: StatusCause[], group = '') =>
