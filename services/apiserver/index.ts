@@ -11,7 +11,7 @@ import { Store } from '../lib/store/index.js';
 import { buildHttpServer } from './http/index.js';
 import { startNatsApi, type NatsApi } from './nats/api.service.js';
 import { Registry } from './registry/index.js';
-import { WatchCache } from './watch-cache/index.js';
+import { WatchCache, type WatchCacheOptions } from './watch-cache/index.js';
 
 export const VERSION = '0.1.0';
 
@@ -24,6 +24,12 @@ export type ApiServerOptions = {
   replicas?: number;
   /** Print one log line per request. */
   logRequests?: boolean;
+  /**
+   * Watch cache tuning: how many events per resource a watch can resume from
+   * (older resourceVersions get 410 Expired) and how long a consistent list
+   * waits for the cache to catch up with the store.
+   */
+  watchCache?: WatchCacheOptions;
 };
 
 export type ApiServer = {
@@ -55,7 +61,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       }),
       syncCaches: fromPromise(async () => {
         await cache?.stop();
-        cache = new WatchCache(store!);
+        cache = new WatchCache(store!, opts.watchCache);
         await cache.start();
         registry = new Registry(store!, cache);
         await registry.bootstrap();

@@ -4,7 +4,7 @@
  * request-info (as Kubernetes does) rather than declared one by one.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type KObject, type ResourceInfo } from '../../lib/api/resources.js';
+import { groupVersion, type KObject, type ResourceInfo } from '../../lib/api/resources.js';
 import { ApiError, errors } from '../../lib/errors/index.js';
 import { applyPatch, PatchError, patchTypeFromContentType, type PatchType } from '../patch/index.js';
 import type { DeleteOptions, ListOptions, Registry, WriteOptions } from '../registry/index.js';
@@ -69,7 +69,7 @@ async function serve(
   const { namespace: ns, name, subresource: sub } = info;
   const warnings: string[] = [];
   const done = (obj: KObject, code = 200) => {
-    if (warnings.length) reply.header('Warning', warnings.map((w) => `299 - "${w.replace(/"/g, "'")}"`).join(', '));
+    if (warnings.length) reply.header('Warning', warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', '));
     if (wantsTable(req) && req.method === 'GET') {
       return reply.code(code).send(toTable(resource, [obj], { resourceVersion: obj.metadata?.resourceVersion ?? '', includeObject: includeObject(q) }));
     }
@@ -90,7 +90,7 @@ async function serve(
         }
         return reply.send({
           kind: resource.listKind,
-          apiVersion: resource.group ? `${resource.group}/${resource.version}` : resource.version,
+          apiVersion: groupVersion(resource),
           metadata: {
             resourceVersion: list.resourceVersion,
             ...(list.continue ? { continue: list.continue, remainingItemCount: list.remainingItemCount } : {}),
@@ -104,7 +104,11 @@ async function serve(
     }
     case 'POST': {
       const body = req.body;
-      if (name && sub === 'binding') return done(await registry.bind(ns, name, body, writeOptions(q, warnings)), 201);
+      if (name && sub === 'binding') {
+        // Kubernetes answers a binding with a Success Status, not the pod.
+        await registry.bind(ns, name, body, writeOptions(q, warnings));
+        return reply.code(201).send({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
+      }
       if (name && sub === 'eviction') {
         await registry.delete(resource, ns, name, deleteOptions(q, (body as { deleteOptions?: unknown })?.deleteOptions));
         return reply.code(201).send({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
@@ -130,12 +134,13 @@ async function serve(
       if (sub === 'scale') {
         return done(await registry.updateScale(resource, ns, name, (scale) => patchScale(type, scale, req.body), writeOptions(q, warnings)));
       }
-      return done(await registry.patch(resource, ns, name, type, req.body, { ...writeOptions(q, warnings), ...statusSub(sub) }));
+      const patched = await registry.patch(resource, ns, name, type, req.body, { ...writeOptions(q, warnings), ...statusSub(sub) });
+      return done(patched.object, patched.created ? 201 : 200);
     }
     case 'DELETE': {
       if (!name) {
         const res = await registry.deleteCollection(resource, ns, listOptions(q), deleteOptions(q, req.body));
-        return reply.send({ kind: resource.listKind, apiVersion: 'v1', metadata: { resourceVersion: res.resourceVersion }, items: res.items });
+        return reply.send({ kind: resource.listKind, apiVersion: groupVersion(resource), metadata: { resourceVersion: res.resourceVersion }, items: res.items });
       }
       return done(await registry.delete(resource, ns, name, deleteOptions(q, req.body)));
     }

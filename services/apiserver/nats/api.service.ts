@@ -70,6 +70,11 @@ async function handle(registry: Registry, req: ApiRequest): Promise<ApiResponse>
   const ns = resource.namespaced ? (req.namespace ?? '') : '';
   const name = req.name ?? '';
   const sub = req.subresource || undefined;
+  // As on HTTP: a subresource the resource does not have is not there, rather
+  // than a write to the main object.
+  if (sub && !resource.subresources.includes(sub)) {
+    throw new ApiError('NotFound', `the server could not find the requested resource (${resource.plural}/${sub})`);
+  }
   const warnings: string[] = [];
   const write: WriteOptions = {
     dryRun: req.dryRun?.includes('All'),
@@ -105,8 +110,8 @@ async function handle(registry: Registry, req: ApiRequest): Promise<ApiResponse>
     case 'create':
       if (sub === 'binding') return one(resource, await registry.bind(ns, need(), body(), write), 201);
       if (sub === 'eviction') {
-        const ev = body() as { deleteOptions?: DeleteOptions };
-        return one(resource, await registry.delete(resource, ns, need(), ev.deleteOptions ?? {}), 201);
+        const ev = body() as { deleteOptions?: WireDeleteOptions };
+        return one(resource, await registry.delete(resource, ns, need(), deleteOptions(req, ev.deleteOptions)), 201);
       }
       return one(resource, await registry.create(resource, ns, body(), write), 201, undefined, warnings);
     case 'update':
@@ -130,14 +135,32 @@ async function handle(registry: Registry, req: ApiRequest): Promise<ApiResponse>
         return one(resource, out, 200, sub);
       }
       const out = await registry.patch(resource, ns, need(), type, patch, { ...write, ...(sub === 'status' ? { subresource: 'status' } : {}) });
-      return one(resource, out, 200, undefined, warnings);
+      return one(resource, out.object, out.created ? 201 : 200, undefined, warnings);
     }
     case 'delete':
-      return one(resource, await registry.delete(resource, ns, need(), (req.deleteOptions ?? {}) as DeleteOptions));
+      return one(resource, await registry.delete(resource, ns, need(), deleteOptions(req, req.deleteOptions)));
     case 'deletecollection': {
-      const res = await registry.deleteCollection(resource, ns, { labelSelector: req.labelSelector, fieldSelector: req.fieldSelector }, (req.deleteOptions ?? {}) as DeleteOptions);
+      const res = await registry.deleteCollection(resource, ns, { labelSelector: req.labelSelector, fieldSelector: req.fieldSelector }, deleteOptions(req, req.deleteOptions));
       return { code: 200, kind: resource.listKind, items: res.items.map((o) => encodeObject(resource.protoType, o)), listMeta: { resourceVersion: res.resourceVersion } };
     }
   }
   throw errors.badRequest(`unknown verb "${(req as { verb: string }).verb}"`);
+}
+
+/** keelson.meta.v1.DeleteOptions as decoded: `dryRun` is a list, as in Kubernetes. */
+type WireDeleteOptions = Omit<DeleteOptions, 'dryRun'> & { dryRun?: string[] };
+
+/**
+ * The registry's DeleteOptions from the wire: a dry run is asked for by
+ * `dryRun: ["All"]` on the request or in the options — any other list (an
+ * empty one included) deletes for real.
+ */
+function deleteOptions(req: ApiRequest, wire: Record<string, unknown> | WireDeleteOptions | undefined): DeleteOptions {
+  const o = (wire ?? {}) as WireDeleteOptions;
+  return {
+    gracePeriodSeconds: o.gracePeriodSeconds,
+    propagationPolicy: o.propagationPolicy,
+    preconditions: o.preconditions,
+    dryRun: !!req.dryRun?.includes('All') || (Array.isArray(o.dryRun) && o.dryRun.includes('All')),
+  };
 }

@@ -253,6 +253,10 @@ function defaultDeployment(d: KObject): void {
 }
 
 function defaultNamespace(ns: KObject): void {
+  // Every namespace carries its own name as a label (Kubernetes 1.21+), so
+  // selectors can pick namespaces by name.
+  const name = ns.metadata?.name;
+  if (name) ns.metadata!.labels = { ...ns.metadata!.labels, 'kubernetes.io/metadata.name': name };
   const spec = objField(ns, 'spec');
   if (spec) orDefault(spec, 'finalizers', ['kubernetes']);
   const status = objField(ns, 'status');

@@ -25,9 +25,9 @@ export async function deleteObject(registry: Registry, resource: ResourceInfo, o
   if (resource.kind === 'Pod') {
     const grace = podGracePeriod(old, opts);
     if (grace > 0) return markDeleting(registry, resource, old, grace, opts);
-  } else if (meta.finalizers?.length) {
-    return markDeleting(registry, resource, old, 0, opts);
   }
+  // Finalizers hold every object, a pod at grace 0 too, until the last one is removed.
+  if (meta.finalizers?.length) return markDeleting(registry, resource, old, 0, opts);
   if (opts.dryRun) return old;
   await registry.store.delete(resource, meta.namespace ?? '', meta.name!, Number(meta.resourceVersion));
   return old;
@@ -87,10 +87,16 @@ async function deleteNamespace(registry: Registry, ns: KObject, opts: DeleteOpti
   return terminating;
 }
 
-/** Deletes everything in a terminating namespace, then the namespace itself. */
+/**
+ * Deletes everything in a terminating namespace, then the namespace itself.
+ * Every scan starts from a cache that holds every acknowledged write, the
+ * terminating mark included: a create that lands later sees that mark when it
+ * checks the namespace again, and takes its object back (see the registry).
+ */
 async function purgeNamespace(registry: Registry, name: string): Promise<void> {
   const namespaces = resourceForKind('Namespace')!;
   for (let round = 0; round < 60; round++) {
+    await registry.cache.fresh();
     let left = 0;
     for (const r of RESOURCES.filter((x) => x.namespaced)) {
       for (const o of registry.cache.list(r, name)) {
@@ -101,7 +107,6 @@ async function purgeNamespace(registry: Registry, name: string): Promise<void> {
       }
     }
     if (left === 0) break;
-    await registry.cache.fresh();
   }
   const ns = await registry.store.get(namespaces, '', name);
   if (ns) await registry.store.delete(namespaces, '', name, Number(ns.metadata!.resourceVersion));

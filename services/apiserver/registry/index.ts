@@ -4,17 +4,17 @@
  * defaulting, admission and storage happen here and nowhere else.
  */
 import { resourceForKind, type KObject, type ResourceInfo } from '../../lib/api/resources.js';
-import { unknownFields } from '../../lib/codec/index.js';
+import { CodecError, decodeObject, encodeObject, unknownFields } from '../../lib/codec/index.js';
 import { ApiError, errors, isConflict, isNotFound } from '../../lib/errors/index.js';
 import { parseFieldSelector, parseLabelSelector } from '../../lib/selectors/index.js';
-import type { Store } from '../../lib/store/index.js';
+import { invalidValue, type Store } from '../../lib/store/index.js';
 import { applyPatch, PatchError, type PatchType } from '../patch/index.js';
 import type { WatchCache, WatchEvent, Watcher } from '../watch-cache/index.js';
 import { applyDefaults } from './defaults.js';
 import { deleteObject, type DeleteOptions } from './deletion.js';
 import { getScale, scaleToReplicas } from './scale.js';
 import { clone, now, prepareForCreate, prepareForStatusUpdate, prepareForUpdate, sameObject } from './strategy.js';
-import { validateCreate, validateUpdate } from './validation/index.js';
+import { validateCreate, validateStatusUpdate, validateUpdate } from './validation/index.js';
 
 export type { DeleteOptions } from './deletion.js';
 
@@ -39,8 +39,23 @@ export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-node-lease', '
 
 const namespaces = resourceForKind('Namespace')!;
 const pods = resourceForKind('Pod')!;
-/** How often a patch is retried when another writer got in between. */
-const PATCH_RETRIES = 5;
+/**
+ * How often a read-modify-write (patch, scale) starts over when another writer
+ * got in between, as Kubernetes' GuaranteedUpdate does; bounded so that one hot
+ * object cannot keep a request spinning.
+ */
+const CONFLICT_RETRIES = 50;
+
+async function retryOnConflict<T>(retryable: boolean | (() => boolean), attempt: () => Promise<T>): Promise<T> {
+  for (let n = 0; ; n++) {
+    try {
+      return await attempt();
+    } catch (e) {
+      const again = typeof retryable === 'function' ? retryable() : retryable;
+      if (!isConflict(e) || !again || n >= CONFLICT_RETRIES) throw e;
+    }
+  }
+}
 
 export class Registry {
   constructor(
@@ -109,7 +124,9 @@ export class Registry {
     applyDefaults(resource.kind, obj);
     this.checkValid(resource, obj, validateCreate(resource.kind, obj));
     if (opts.dryRun) return obj;
-    return this.store.create(resource, obj);
+    const created = await this.store.create(resource, obj);
+    if (resource.namespaced) await this.recheckNamespace(resource, created);
+    return created;
   }
 
   /** PUT of the main resource or of `/status`. */
@@ -125,6 +142,10 @@ export class Registry {
     if (obj.metadata?.name && obj.metadata.name !== name) {
       throw errors.badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`);
     }
+    const bodyNs = obj.metadata?.namespace;
+    if (resource.namespaced && bodyNs && namespace && bodyNs !== namespace) {
+      throw errors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
+    }
     const old = await this.get(resource, namespace, name);
     const wanted = obj.metadata?.resourceVersion;
     if (wanted && wanted !== old.metadata?.resourceVersion) {
@@ -138,6 +159,10 @@ export class Registry {
     return this.writeUpdate(resource, { ...obj, metadata: { ...obj.metadata, name } }, old, opts);
   }
 
+  /**
+   * Applies a patch to the current object. Server-side apply creates what does
+   * not exist yet; `created` tells the edges to answer 201.
+   */
   async patch(
     resource: ResourceInfo,
     namespace: string,
@@ -145,38 +170,35 @@ export class Registry {
     type: PatchType,
     patch: unknown,
     opts: WriteOptions & { subresource?: 'status' } = {},
-  ): Promise<KObject> {
-    for (let attempt = 0; ; attempt++) {
+  ): Promise<{ object: KObject; created: boolean }> {
+    // A patch that names a resourceVersion is a precondition: its conflict stands.
+    const pinned = !!(patch as KObject | undefined)?.metadata?.resourceVersion;
+    return retryOnConflict(!pinned, async () => {
       let old: KObject;
       try {
         old = await this.get(resource, namespace, name);
       } catch (e) {
-        // Server-side apply creates what does not exist yet.
-        if (type === 'apply' && isNotFound(e)) return this.create(resource, namespace, patch, opts);
+        if (type === 'apply' && isNotFound(e)) return { object: await this.create(resource, namespace, patch, opts), created: true };
         throw e;
       }
       let patched: KObject;
       try {
         patched = applyPatch(type, old, patch, resource.kind) as KObject;
       } catch (e) {
-        if (e instanceof PatchError) throw errors.badRequest(e.message);
+        // A malformed patch is a 400; one that cannot apply to this object (a
+        // failed `test`, a missing path) is a 422, as in Kubernetes.
+        if (e instanceof PatchError) throw new ApiError(e.reason, e.message);
         throw e;
       }
       if (typeof patched !== 'object' || patched === null || Array.isArray(patched)) {
         throw errors.badRequest('the patch did not produce an object');
       }
-      try {
-        const wanted = patched.metadata?.resourceVersion;
-        if (wanted && wanted !== old.metadata?.resourceVersion) {
-          throw errors.conflict(resource.plural, name, 'the resourceVersion in the patch is not the current one', resource.group);
-        }
-        return await this.writeUpdate(resource, this.decodeBody(resource, patched, opts), old, opts);
-      } catch (e) {
-        // Another writer got in between our read and write: patch the new version.
-        if (isConflict(e) && !(patch as KObject)?.metadata?.resourceVersion && attempt < PATCH_RETRIES) continue;
-        throw e;
+      const wanted = patched.metadata?.resourceVersion;
+      if (wanted && wanted !== old.metadata?.resourceVersion) {
+        throw errors.conflict(resource.plural, name, 'the resourceVersion in the patch is not the current one', resource.group);
       }
-    }
+      return { object: await this.writeUpdate(resource, this.decodeBody(resource, patched, opts), old, opts), created: false };
+    });
   }
 
   async delete(resource: ResourceInfo, namespace: string, name: string, opts: DeleteOptions = {}): Promise<KObject> {
@@ -230,11 +252,14 @@ export class Registry {
     change: (scale: KObject) => KObject,
     opts: WriteOptions = {},
   ): Promise<KObject> {
-    const old = await this.get(resource, namespace, name);
-    const scale = change(getScale(resource, old));
-    const next = scaleToReplicas(resource, old, scale);
-    const written = await this.writeUpdate(resource, next, old, opts);
-    return getScale(resource, written);
+    let pinned = false;
+    return retryOnConflict(() => !pinned, async () => {
+      const old = await this.get(resource, namespace, name);
+      const scale = change(getScale(resource, old));
+      pinned = !!scale.metadata?.resourceVersion && scale.metadata.resourceVersion !== old.metadata?.resourceVersion;
+      const next = scaleToReplicas(resource, old, scale);
+      return getScale(resource, await this.writeUpdate(resource, next, old, opts));
+    });
   }
 
   /** The shared tail of update and patch: strategy, defaults, validation, CAS. */
@@ -245,6 +270,12 @@ export class Registry {
     opts: WriteOptions & { subresource?: 'status' } = {},
   ): Promise<KObject> {
     checkKind(resource, obj);
+    // A uid names one incarnation: a write meant for an object since deleted and
+    // created again under the same name must not land on the new one.
+    const uid = obj.metadata?.uid;
+    if (uid && uid !== old.metadata?.uid) {
+      throw errors.conflict(resource.plural, old.metadata!.name!, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${old.metadata?.uid}`, resource.group);
+    }
     let next: KObject;
     if (opts.subresource === 'status') next = prepareForStatusUpdate(obj, old);
     else {
@@ -252,23 +283,48 @@ export class Registry {
       prepareForUpdate(resource, next, old);
     }
     applyDefaults(resource.kind, next);
-    this.checkValid(resource, next, validateUpdate(resource.kind, next, old));
+    // A status write keeps the stored spec: it answers to the status rules
+    // (phases, conditions, IPs), not to the spec's.
+    const causes = opts.subresource === 'status' ? validateStatusUpdate(resource.kind, next, old) : validateUpdate(resource.kind, next, old);
+    this.checkValid(resource, next, causes);
     if (sameObject(next, old)) return old;
     if (opts.dryRun) return next;
     const rev = Number(old.metadata!.resourceVersion);
-    // The last finalizer is gone from an object being deleted: it can go now.
-    if (next.metadata?.deletionTimestamp && !next.metadata.finalizers?.length && resource.kind !== 'Pod') {
-      await this.store.delete(resource, next.metadata.namespace ?? '', next.metadata.name!, rev);
+    // The last finalizer is gone from an object being deleted: it can go now —
+    // a pod only once its grace is over (its kubelet then deletes it with grace 0).
+    const meta = next.metadata;
+    if (meta?.deletionTimestamp && !meta.finalizers?.length && (resource.kind !== 'Pod' || meta.deletionGracePeriodSeconds === 0)) {
+      await this.store.delete(resource, meta.namespace ?? '', meta.name!, rev);
       return next;
     }
     return this.store.update(resource, next, rev);
   }
 
   private async requireNamespace(name: string): Promise<void> {
-    const ns = this.cache.get(namespaces, '', name) ?? (await this.store.get(namespaces, '', name));
-    if (!ns) throw errors.notFound('namespaces', name);
-    if (ns.metadata?.deletionTimestamp) {
-      throw new ApiError('Forbidden', `unable to create new content in namespace ${name} because it is being terminated`);
+    checkNamespaceOpen(name, this.cache.get(namespaces, '', name) ?? (await this.store.get(namespaces, '', name)));
+  }
+
+  /**
+   * The check before a create reads the cache, and the namespace may start
+   * terminating between that check and the write; its cleanup may then have
+   * looked before our object landed. So the namespace is read again from the
+   * store after the write (which the cleanup's scans are ordered against): if it
+   * is going or gone, the object is taken back and the create fails, instead of
+   * leaving an orphan behind in a namespace that no longer exists.
+   */
+  private async recheckNamespace(resource: ResourceInfo, obj: KObject): Promise<void> {
+    const name = obj.metadata!.namespace!;
+    let ns: KObject | undefined;
+    try {
+      ns = await this.store.get(namespaces, '', name);
+    } catch {
+      return; // The store is unreachable now; the write itself succeeded.
+    }
+    try {
+      checkNamespaceOpen(name, ns);
+    } catch (e) {
+      await this.store.delete(resource, name, obj.metadata!.name!, Number(obj.metadata!.resourceVersion)).catch(() => undefined);
+      throw e;
     }
   }
 
@@ -276,7 +332,7 @@ export class Registry {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw errors.badRequest(`the body of the request must be a ${resource.kind} object`);
     }
-    const obj = clone(body) as KObject;
+    const obj = body as KObject;
     if (opts.fieldValidation !== 'Ignore') {
       const unknown = unknownFields(resource.protoType, obj);
       if (unknown.length && opts.fieldValidation === 'Strict') {
@@ -284,11 +340,19 @@ export class Registry {
       }
       for (const f of unknown) opts.warnings?.push(`unknown field "${f}"`);
     }
-    return obj;
+    return asStored(resource, obj);
   }
 
   private checkValid(resource: ResourceInfo, obj: KObject, causes: { field?: string; message: string; reason?: string }[]): void {
     if (causes.length) throw errors.invalid(resource.kind, obj.metadata?.name ?? obj.metadata?.generateName ?? '', causes, resource.group);
+  }
+}
+
+/** New objects may go into a namespace that exists and is not terminating. */
+function checkNamespaceOpen(name: string, ns: KObject | undefined): void {
+  if (!ns) throw errors.notFound('namespaces', name);
+  if (ns.metadata?.deletionTimestamp) {
+    throw new ApiError('Forbidden', `unable to create new content in namespace ${name} because it is being terminated`);
   }
 }
 
@@ -299,6 +363,20 @@ function checkKind(resource: ResourceInfo, obj: KObject): void {
   const gv = resource.group ? `${resource.group}/${resource.version}` : resource.version;
   if (obj.apiVersion && obj.apiVersion !== gv) {
     throw errors.badRequest(`the apiVersion of the object (${obj.apiVersion}) does not match the resource's (${gv})`);
+  }
+}
+
+/**
+ * The body as the store will keep it (a protobuf round trip, which also copies
+ * it): fields the schema does not know are dropped rather than echoed back or
+ * mistaken for a spec change, and `null`s and numeric quantities take their
+ * stored form — so a write answers, compares and validates what a read returns.
+ */
+function asStored(resource: ResourceInfo, obj: KObject): KObject {
+  try {
+    return decodeObject(resource.protoType, encodeObject(resource.protoType, obj));
+  } catch (e) {
+    throw e instanceof CodecError ? invalidValue(resource, obj.metadata?.name, e) : e;
   }
 }
 

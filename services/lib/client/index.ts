@@ -90,15 +90,23 @@ export class KeelsonClient {
     return this.object(r, await this.request({ verb: 'get', ...this.base(r, namespace, name) }));
   }
 
-  /** Lists; `namespace` '' lists every namespace. */
+  /**
+   * Lists; `namespace` '' lists every namespace. With `limit`, a page: pass the
+   * `continue` it returns to get the next one (absent on the last page).
+   */
   async list(
     what: string | ResourceInfo,
     namespace?: string,
-    opts: { labelSelector?: string; fieldSelector?: string; limit?: number } = {},
-  ): Promise<{ items: KObject[]; resourceVersion: string }> {
+    opts: { labelSelector?: string; fieldSelector?: string; limit?: number; continue?: string } = {},
+  ): Promise<{ items: KObject[]; resourceVersion: string; continue?: string; remainingItemCount?: number }> {
     const r = resolveResource(what);
     const res = await this.request({ verb: 'list', ...this.base(r, namespace), namespace: r.namespaced ? (namespace ?? '') : '', ...opts });
-    return { items: (res.items ?? []).map((b) => decodeObject(r.protoType, b)), resourceVersion: res.listMeta?.resourceVersion ?? '' };
+    const meta = res.listMeta ?? {};
+    return {
+      items: (res.items ?? []).map((b) => decodeObject(r.protoType, b)),
+      resourceVersion: meta.resourceVersion ?? '',
+      ...(meta.continue ? { continue: meta.continue, remainingItemCount: meta.remainingItemCount } : {}),
+    };
   }
 
   async create(obj: KObject, opts: { dryRun?: boolean } = {}): Promise<KObject> {
@@ -140,14 +148,28 @@ export class KeelsonClient {
     return this.object(r, res, subresource === 'scale' ? 'scale' : undefined);
   }
 
+  /**
+   * Deletes; `preconditions` make it fail with Conflict unless the object still
+   * has that uid / resourceVersion. Answers the object as deleted (or, for a
+   * graceful deletion, as now marked).
+   */
   async delete(
     what: string | ResourceInfo,
     namespace: string | undefined,
     name: string,
-    opts: { gracePeriodSeconds?: number; propagationPolicy?: string } = {},
+    opts: {
+      gracePeriodSeconds?: number;
+      propagationPolicy?: string;
+      preconditions?: { uid?: string; resourceVersion?: string };
+      dryRun?: boolean;
+    } = {},
   ): Promise<KObject> {
     const r = resolveResource(what);
-    return this.object(r, await this.request({ verb: 'delete', ...this.base(r, namespace, name), deleteOptions: opts }));
+    const { dryRun, ...deleteOptions } = opts;
+    return this.object(
+      r,
+      await this.request({ verb: 'delete', ...this.base(r, namespace, name), deleteOptions, dryRun: dryRun ? ['All'] : undefined }),
+    );
   }
 
   /** Assigns a pod to a node (the scheduler's one write). */

@@ -118,16 +118,20 @@ export class Informer {
 
   private async rewatch(): Promise<void> {
     const resumeFrom = this.syncedFlag ? this.lastRevision : undefined;
+    // An empty range says nothing about the store's head, so the cache claims the
+    // head instead — the one read BEFORE the watch opened: every event the watch
+    // delivers is newer than that. A head read after opening could already count
+    // writes whose events are still on their way, and those would be dropped as old.
+    const head = resumeFrom === undefined ? await this.store.revision().catch(() => 0) : 0;
     const w = await this.store.watch(
       { resource: this.opts.resource, namespace: this.opts.namespace },
       (ev) => this.apply(ev),
       resumeFrom !== undefined ? { fromRevision: resumeFrom } : {},
     );
     this.watch = w;
-    void w.synced.then(async () => {
+    void w.synced.then(() => {
       if (!this.syncedFlag) {
-        // An empty range says nothing about the store's head: catch up to it.
-        if (this.lastRevision === 0) this.advance(await this.store.revision().catch(() => 0));
+        if (this.lastRevision === 0) this.advance(head);
         this.syncedFlag = true;
         this.resolveSynced();
       }

@@ -266,12 +266,14 @@ function encode(resource: ResourceInfo, obj: KObject): Uint8Array {
   try {
     return encodeObject(resource.protoType, { ...obj, metadata });
   } catch (e) {
-    // A value of the wrong JSON type (e.g. `replicas: "3"`) is the client's mistake.
-    if (e instanceof CodecError) {
-      throw errors.invalid(resource.kind, metadata.name ?? '', [{ reason: 'FieldValueInvalid', field: e.path, message: e.detail }], resource.group);
-    }
-    throw e;
+    throw e instanceof CodecError ? invalidValue(resource, metadata.name, e) : e;
   }
+}
+
+/** A value of the wrong JSON type (e.g. `replicas: "3"`) is the client's mistake: 422. */
+export function invalidValue(resource: ResourceInfo, name: unknown, e: CodecError): ApiError {
+  const n = typeof name === 'string' ? name : '';
+  return errors.invalid(resource.kind, n, [{ reason: 'FieldValueInvalid', field: e.path, message: e.detail }], resource.group);
 }
 
 function decodeEntry(resource: ResourceInfo, bytes: Uint8Array, revision: number): KObject {
