@@ -26,37 +26,5 @@ export function bodyTypeFor(resource: ResourceInfo, subresource?: string): strin
   }
 }
 
-export type ApiVerb = 'get' | 'list' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
-
-/** The plain-object shape of keelson.api.v1.ApiRequest. */
-export type ApiRequest = {
-  verb: ApiVerb;
-  group?: string;
-  version?: string;
-  resource: string;
-  namespace?: string;
-  name?: string;
-  subresource?: string;
-  body?: Uint8Array;
-  patchType?: string;
-  labelSelector?: string;
-  fieldSelector?: string;
-  resourceVersion?: string;
-  limit?: number;
-  continue?: string;
-  deleteOptions?: Record<string, unknown>;
-  dryRun?: string[];
-  fieldValidation?: string;
-  token?: string;
-};
-
-/** The plain-object shape of keelson.api.v1.ApiResponse. */
-export type ApiResponse = {
-  code: number;
-  kind?: string;
-  object?: Uint8Array;
-  items?: Uint8Array[];
-  listMeta?: { resourceVersion?: string; continue?: string; remainingItemCount?: number };
-  status?: Record<string, unknown>;
-  warnings?: string[];
-};
+/** Message shapes: one definition, beside the codec that checks them against the protos. */
+export type { ApiRequest, ApiResponse, ApiVerb } from '../codec/api-types.js';

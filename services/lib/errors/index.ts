@@ -50,6 +50,14 @@ export type Status = {
   code: number;
 };
 
+/** A Status as decoded from JSON or protobuf: every field may be missing. */
+export type WireStatus = {
+  reason?: string;
+  message?: string;
+  code?: number;
+  details?: Omit<StatusDetails, 'causes'> & { causes?: Partial<StatusCause>[] };
+};
+
 export class ApiError extends Error {
   override name = 'ApiError';
   readonly code: number;
@@ -77,9 +85,14 @@ export class ApiError extends Error {
   }
 
   /** Rebuilds the error from a Status received over the wire. */
-  static fromStatus(s: Partial<Status>): ApiError {
+  static fromStatus(s: WireStatus): ApiError {
     const reason = (s.reason && s.reason in Reasons ? s.reason : reasonForCode(s.code ?? 500)) as Reason;
-    return new ApiError(reason, s.message ?? reason, s.details);
+    const { causes, ...rest } = s.details ?? {};
+    const details: StatusDetails | undefined = s.details && {
+      ...rest,
+      ...(causes ? { causes: causes.map((c) => ({ ...c, message: c.message ?? '' })) } : {}),
+    };
+    return new ApiError(reason, s.message ?? reason, details);
   }
 }
 
