@@ -26,18 +26,20 @@ export async function streamWatch(
   const table = wantsTable(req);
   const includeObject = q.includeObject === 'None' || q.includeObject === 'Object' ? q.includeObject : 'Metadata';
   let first = true;
-  const render = (obj: KObject): unknown => {
-    if (!table) return obj;
+  /** The event's object as JSON: serialized once and shared by every plain watcher. */
+  const render = (obj: KObject): string => {
+    if (!table) return jsonOf(obj);
     const t = toTable(resource, [obj], { resourceVersion: obj.metadata?.resourceVersion ?? '', includeObject });
     // Column definitions go with the first event only; kubectl keeps them.
     if (!first) (t as { columnDefinitions?: unknown }).columnDefinitions = [];
     first = false;
-    return t;
+    return JSON.stringify(t);
   };
 
   const raw = reply.raw;
   let watcher: { stop(): void } | undefined;
   let closed = false;
+  let pending: string[] = [];
   const timers: NodeJS.Timeout[] = [];
   const close = () => {
     if (closed) return;
@@ -45,12 +47,24 @@ export async function streamWatch(
     watcher?.stop();
     timers.forEach(clearTimeout);
     timers.forEach(clearInterval);
-    raw.end();
+    // What is still queued (an ERROR event, the last changes) goes out first.
+    raw.end(pending.length ? pending.join('') : undefined);
+    pending = [];
   };
-  const write = (type: string, object: unknown) => {
-    if (closed) return;
-    raw.write(JSON.stringify({ type, object }) + '\n');
+  // Lines queue up and leave in one socket write after the poll phase: events
+  // from every NATS read handled in one loop iteration share a syscall, which
+  // is what a watch with many clients spends most of its time on.
+  const flush = () => {
+    const lines = pending;
+    pending = [];
+    if (closed || lines.length === 0) return;
+    raw.write(lines.length === 1 ? lines[0]! : lines.join(''));
     if (raw.writableLength > MAX_BUFFERED_BYTES) close();
+  };
+  const write = (type: string, json: string) => {
+    if (closed) return;
+    if (pending.length === 0) setImmediate(flush);
+    pending.push(`{"type":"${type}","object":${json}}\n`);
   };
 
   // A bad selector is an ordinary HTTP error; a too-old resourceVersion is an
@@ -77,7 +91,7 @@ export async function streamWatch(
   raw.flushHeaders();
   started = true;
   if (expired) {
-    write('ERROR', toApiError(expired).toStatus());
+    write('ERROR', JSON.stringify(toApiError(expired).toStatus()));
     return close();
   }
   for (const e of events) write(e.type, render(e.object));
@@ -89,12 +103,26 @@ export async function streamWatch(
   if (q.allowWatchBookmarks === 'true') {
     timers.push(
       setInterval(() => {
-        write('BOOKMARK', {
+        write('BOOKMARK', JSON.stringify({
           kind: resource.kind,
           apiVersion: resource.group ? `${resource.group}/${resource.version}` : resource.version,
           metadata: { resourceVersion: String(registry.cache.revision) },
-        });
+        }));
       }, BOOKMARK_EVERY_MS),
     );
   }
+}
+
+/**
+ * Objects in the watch cache are immutable and shared by every watcher, so
+ * each is serialized once, however many watchers send it.
+ */
+const serialized = new WeakMap<object, string>();
+function jsonOf(obj: KObject): string {
+  let json = serialized.get(obj);
+  if (json === undefined) {
+    json = JSON.stringify(obj);
+    serialized.set(obj, json);
+  }
+  return json;
 }

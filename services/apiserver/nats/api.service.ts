@@ -55,7 +55,7 @@ async function answer(registry: Registry, msg: ServiceMsg): Promise<void> {
 }
 
 function resourceOf(req: ApiRequest): ResourceInfo {
-  const r = resourceFor(req.group ?? '', req.version || 'v1', req.resource);
+  const r = resourceFor(req.group ?? '', req.version || 'v1', req.resource ?? '');
   if (!r) throw new ApiError('NotFound', `the server could not find the requested resource (${req.resource})`);
   return r;
 }

@@ -307,21 +307,20 @@ export class Registry {
   /**
    * The check before a create reads the cache, and the namespace may start
    * terminating between that check and the write; its cleanup may then have
-   * looked before our object landed. So the namespace is read again from the
-   * store after the write (which the cleanup's scans are ordered against): if it
-   * is going or gone, the object is taken back and the create fails, instead of
-   * leaving an orphan behind in a namespace that no longer exists.
+   * looked before our object landed. So once the cache holds our write — and
+   * with it every namespace change ordered before it — the namespace is looked
+   * at again: if it is going or gone, the object is taken back and the create
+   * fails, instead of leaving an orphan in a namespace that no longer exists.
    */
   private async recheckNamespace(resource: ResourceInfo, obj: KObject): Promise<void> {
     const name = obj.metadata!.namespace!;
-    let ns: KObject | undefined;
     try {
-      ns = await this.store.get(namespaces, '', name);
+      await this.cache.informer.waitForRevision(Number(obj.metadata!.resourceVersion));
     } catch {
-      return; // The store is unreachable now; the write itself succeeded.
+      return; // The cache is behind (store unreachable); the write itself succeeded.
     }
     try {
-      checkNamespaceOpen(name, ns);
+      checkNamespaceOpen(name, this.cache.get(namespaces, '', name));
     } catch (e) {
       await this.store.delete(resource, name, obj.metadata!.name!, Number(obj.metadata!.resourceVersion)).catch(() => undefined);
       throw e;

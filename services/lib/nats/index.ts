@@ -33,6 +33,9 @@ export async function connectNats(
     waitOnFirstConnect: opts.waitForServer ?? true,
     timeout: opts.timeoutMs ?? 5_000,
     pingInterval: 5_000,
+    // Async stack traces on every request cost ~10% of the API server's CPU;
+    // the errors stay readable without them.
+    noAsyncTraces: true,
     maxPingOut: 2,
   });
 }
