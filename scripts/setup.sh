@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Keelson and its tests need on Debian/Ubuntu: nats-server and
-# kubectl. Safe to run again. Without root (or apt) it prints the exact fix.
+# kubectl, then Docker and the offline images (scripts/setup-docker.sh). Safe to
+# run again. Without root (or apt) it prints the exact fix.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 need=()
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
@@ -9,14 +11,15 @@ command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "setup: nats-server and kubectl are present"
-  exit 0
-fi
-if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+elif [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "setup: missing ${need[*]}. Install with: sudo apt-get update && sudo apt-get install -y ${need[*]}" >&2
   exit 1
+else
+  echo "setup: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-echo "setup: installing ${need[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq "${need[@]}" >/dev/null
+
+bash scripts/setup-docker.sh
 echo "setup: done"
