@@ -1,0 +1,118 @@
+/**
+ * The pods of this node: watches the pods bound to it through the shared
+ * informer, runs one PodWorker per pod, routes the runtime's events to them,
+ * writes their status through the API, and finishes graceful deletions. On start
+ * it adopts what a previous kubelet left running and removes containers of pods
+ * that no longer exist.
+ */
+import { resourceForKind, type KObject } from '../../lib/api/resources.js';
+import type { KeelsonClient } from '../../lib/client/index.js';
+import { isNotFound } from '../../lib/errors/index.js';
+import type { Informer, InformerEvent } from '../../lib/informer/index.js';
+import type { ContainerRuntime, ManagedContainer } from '../runtime/index.js';
+import type { PodStatus } from '../../../statecharts/pod.machine.js';
+import { PodWorker } from './pod-worker.js';
+import { StatusWriter } from './status-writer.js';
+
+export type PodManagerOptions = {
+  client: KeelsonClient;
+  runtime: ContainerRuntime;
+  nodeName: string;
+  hostIP: string;
+};
+
+const PODS = resourceForKind('Pod')!;
+
+type PodObject = KObject & { spec?: { nodeName?: string }; status?: { phase?: string } };
+
+export class PodManager {
+  private readonly workers = new Map<string, PodWorker>();
+  private informer?: Informer;
+  private unsubscribe: (() => void)[] = [];
+  private readonly status: StatusWriter;
+
+  constructor(private readonly opts: PodManagerOptions) {
+    this.status = new StatusWriter(opts.client, opts.hostIP);
+  }
+
+  /** Pods bound to this node, by uid. */
+  get count(): number {
+    return this.workers.size;
+  }
+
+  async start(): Promise<void> {
+    const { client, runtime } = this.opts;
+    this.informer = await client.informer('pods');
+    const found = await runtime.listManaged();
+    const byPod = new Map<string, ManagedContainer[]>();
+    for (const m of found) byPod.set(m.podUid, [...(byPod.get(m.podUid) ?? []), m]);
+    this.unsubscribe.push(
+      runtime.events((ev) => this.workers.get(ev.podUid)?.onRuntimeEvent(ev)),
+      this.informer.on((ev) => this.onPodEvent(ev)),
+    );
+    const live = new Set<string>();
+    for (const pod of this.informer.list(PODS)) {
+      if (!this.mine(pod)) continue;
+      live.add(pod.metadata!.uid!);
+      this.run(pod, byPod.get(pod.metadata!.uid!) ?? []);
+    }
+    // Containers of pods that are gone (deleted while no kubelet ran).
+    for (const uid of byPod.keys()) {
+      if (!live.has(uid)) await runtime.removeSandbox(uid).catch((e) => console.error(`kubelet: cleanup of pod ${uid} failed:`, e));
+    }
+  }
+
+  /** Stops the workers (containers keep running, for the next kubelet to adopt). */
+  async stop(): Promise<void> {
+    for (const u of this.unsubscribe) u();
+    this.unsubscribe = [];
+    for (const w of this.workers.values()) w.stop();
+    this.workers.clear();
+    await this.status.flush();
+    await this.informer?.stop();
+  }
+
+  private mine(pod: PodObject): boolean {
+    return pod.spec?.nodeName === this.opts.nodeName;
+  }
+
+  private onPodEvent(ev: InformerEvent): void {
+    const pod = ev.object as PodObject;
+    const uid = pod.metadata?.uid;
+    if (!uid || !this.mine(pod)) return;
+    const worker = this.workers.get(uid);
+    if (ev.type === 'DELETED') {
+      worker?.delete();
+      return;
+    }
+    if (worker) worker.update(pod);
+    else this.run(pod, []);
+  }
+
+  private run(pod: PodObject, found: ManagedContainer[]): void {
+    const uid = pod.metadata!.uid!;
+    const phase = pod.status?.phase;
+    // A finished pod stays in the API for its record; there is nothing to run.
+    if ((phase === 'Succeeded' || phase === 'Failed') && found.length === 0 && !pod.metadata?.deletionTimestamp) return;
+    const worker = new PodWorker(pod, { runtime: this.opts.runtime, report: (w, s, done) => this.report(w, s, done) });
+    this.workers.set(uid, worker);
+    worker.start(found);
+    if (pod.metadata?.deletionTimestamp) worker.update(pod);
+  }
+
+  private report(worker: PodWorker, status: PodStatus, terminated: boolean): void {
+    if (!terminated) {
+      this.status.write(worker, status);
+      return;
+    }
+    this.workers.delete(worker.uid);
+    worker.stop();
+    // The containers are gone: the graceful deletion can finish.
+    void this.status
+      .flush(worker.uid)
+      .then(() => this.opts.client.delete('pods', worker.namespace, worker.name, { gracePeriodSeconds: 0, preconditions: { uid: worker.uid } }))
+      .catch((e) => {
+        if (!isNotFound(e)) console.error(`kubelet: could not remove pod ${worker.namespace}/${worker.name}:`, e);
+      });
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * One pod on this node: a pod actor and one container actor per container, the
+ * machines of statecharts/ with this node's container runtime plugged in. The
+ * worker feeds runtime events to the right container, and hands every status
+ * change to `report` (the pod manager writes it through the API).
+ */
+import { createActor, fromPromise, type Actor } from 'xstate';
+import {
+  containerMachine,
+  containerStatus,
+  type EnsureImageInput,
+  type PullPolicy,
+  type RestartPolicy,
+  type StartContainerInput,
+  type StopContainerInput,
+} from '../../../statecharts/container.machine.js';
+import {
+  podMachine,
+  podStatus,
+  type PodCleanupInput,
+  type PodStatus,
+  type SandboxInput,
+  type SandboxRef,
+} from '../../../statecharts/pod.machine.js';
+import type { KObject } from '../../lib/api/resources.js';
+import type { ContainerRuntime, ManagedContainer, Pod, RuntimeEvent } from '../runtime/index.js';
+
+type PodSpec = {
+  containers: { name: string; image: string; imagePullPolicy?: PullPolicy; readinessProbe?: unknown }[];
+  restartPolicy?: RestartPolicy;
+  terminationGracePeriodSeconds?: number;
+};
+
+export type PodWorkerOptions = {
+  runtime: ContainerRuntime;
+  /** Called on every change of the pod's status, and once when it is Terminated. */
+  report: (worker: PodWorker, status: PodStatus, terminated: boolean) => void;
+};
+
+function now(): string {
+  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export class PodWorker {
+  readonly uid: string;
+  private readonly pod: Actor<typeof podMachine>;
+  private readonly containers = new Map<string, Actor<typeof containerMachine>>();
+  /** The runtime id of each container's current instance, by container name. */
+  private readonly current = new Map<string, string>();
+  private readonly withReadinessProbe = new Set<string>();
+  /** The instance each probe-less container was last declared ready for. */
+  private readonly readied = new Map<string, string | undefined>();
+  private object: KObject;
+  private podIP?: string;
+
+  constructor(
+    object: KObject,
+    private readonly opts: PodWorkerOptions,
+  ) {
+    this.object = object;
+    const meta = object.metadata!;
+    this.uid = meta.uid!;
+    const spec = object.spec as PodSpec;
+    const runtime = opts.runtime;
+    const containerLogic = containerMachine.provide({
+      actors: {
+        ensureImage: fromPromise<{ imageID: string }, EnsureImageInput>(({ input }) =>
+          runtime.ensureImage(input.image, input.imagePullPolicy),
+        ),
+        startContainer: fromPromise<{ containerID: string; startedAt: string }, StartContainerInput>(async ({ input }) => {
+          const c = spec.containers.find((x) => x.name === input.name)!;
+          const sandbox = { id: input.sandboxID, ip: this.podIP ?? '' };
+          const id = await runtime.createContainer(this.object as Pod, c as never, sandbox, { attempt: input.restartCount });
+          this.current.set(input.name, id);
+          await runtime.startContainer(id);
+          return { containerID: `${runtime.name}://${id}`, startedAt: now() };
+        }),
+        stopContainer: fromPromise<void, StopContainerInput>(async ({ input }) => {
+          await runtime.stopContainer(input.containerID.replace(/^[a-z]+:\/\//, ''), input.graceSeconds);
+        }),
+      },
+    });
+    this.pod = createActor(
+      podMachine.provide({
+        actors: {
+          createSandbox: fromPromise<SandboxRef, SandboxInput>(async () => {
+            const sb = await runtime.createSandbox(this.object as Pod);
+            this.podIP = sb.ip;
+            return { sandboxID: sb.id, podIP: sb.ip };
+          }),
+          killContainers: fromPromise<void, PodCleanupInput>(async () => {
+            await Promise.all([...this.current.values()].map((id) => runtime.stopContainer(id, 0).catch(() => undefined)));
+          }),
+          removeSandbox: fromPromise<void, PodCleanupInput>(({ input }) => runtime.removeSandbox(input.uid)),
+        },
+        actions: {
+          startContainers: (_, { sandboxID }) => {
+            for (const c of this.containers.values()) c.send({ type: 'START', sandboxID });
+          },
+          stopContainers: (_, { graceSeconds }) => {
+            for (const c of this.containers.values()) c.send({ type: 'STOP', graceSeconds });
+          },
+        },
+      }),
+      {
+        input: {
+          uid: this.uid,
+          name: meta.name!,
+          namespace: meta.namespace ?? 'default',
+          containers: spec.containers.map((c) => ({ name: c.name, image: c.image })),
+          restartPolicy: spec.restartPolicy ?? 'Always',
+          terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds ?? 30,
+        },
+      },
+    );
+    for (const c of spec.containers) {
+      if (c.readinessProbe) this.withReadinessProbe.add(c.name);
+      const actor = createActor(containerLogic, {
+        input: {
+          name: c.name,
+          image: c.image,
+          imagePullPolicy: c.imagePullPolicy ?? 'IfNotPresent',
+          restartPolicy: spec.restartPolicy ?? 'Always',
+          terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds ?? 30,
+        },
+      });
+      actor.subscribe((s) => this.onContainer(c.name, s));
+      this.containers.set(c.name, actor);
+    }
+    this.pod.subscribe((s) => opts.report(this, podStatus(s), s.status === 'done'));
+  }
+
+  get name(): string {
+    return this.object.metadata!.name!;
+  }
+
+  get namespace(): string {
+    return this.object.metadata!.namespace ?? 'default';
+  }
+
+  /** Starts a new pod, or adopts the containers a previous kubelet left running. */
+  start(found: ManagedContainer[] = []): void {
+    this.pod.start();
+    for (const c of this.containers.values()) c.start();
+    const sandbox = found.find((m) => m.kind === 'sandbox' && m.state === 'running');
+    if (!sandbox) {
+      this.pod.send({ type: 'ADMIT', startTime: now() });
+      return;
+    }
+    this.podIP = sandbox.ip;
+    // Adopt before the pod starts the rest, so running containers are not started twice.
+    for (const [name, actor] of this.containers) {
+      const running = found
+        .filter((m) => m.kind === 'container' && m.container === name && m.state === 'running')
+        .sort((a, b) => b.attempt - a.attempt)[0];
+      if (!running) continue;
+      this.current.set(name, running.id);
+      actor.send({
+        type: 'ADOPT',
+        containerID: `${this.opts.runtime.name}://${running.id}`,
+        startedAt: running.startedAt ?? now(),
+        imageID: running.imageID,
+        restartCount: running.attempt,
+      });
+    }
+    this.pod.send({ type: 'ADOPT', sandboxID: sandbox.id, podIP: sandbox.ip, startTime: sandbox.startedAt ?? now() });
+  }
+
+  /** The API object changed: a deletion starts the pod's termination. */
+  update(object: KObject): void {
+    this.object = object;
+    const meta = object.metadata!;
+    if (meta.deletionTimestamp) this.pod.send({ type: 'DELETE', graceSeconds: meta.deletionGracePeriodSeconds ?? undefined });
+  }
+
+  /** The pod object is gone (deleted with grace 0 elsewhere): stop at once. */
+  delete(): void {
+    this.pod.send({ type: 'DELETE', graceSeconds: 0 });
+  }
+
+  /** A runtime event about one of this pod's containers. */
+  onRuntimeEvent(ev: RuntimeEvent): void {
+    const actor = this.containers.get(ev.container);
+    // Only the current instance's exit counts; a late event of an old one does not.
+    if (!actor || this.current.get(ev.container) !== ev.id) return;
+    if (ev.type === 'exited') {
+      actor.send({
+        type: 'EXITED',
+        exitCode: ev.exitCode ?? 137,
+        reason: ev.exitCode === undefined ? 'ContainerStatusUnknown' : undefined,
+        finishedAt: ev.at,
+      });
+    }
+  }
+
+  /** Stops the actors (kubelet shutdown); the containers keep running for adoption. */
+  stop(): void {
+    for (const c of this.containers.values()) c.stop();
+    this.pod.stop();
+  }
+
+  private onContainer(name: string, s: ReturnType<Actor<typeof containerMachine>['getSnapshot']>): void {
+    const status = containerStatus(s);
+    // Without a readiness probe a running container is ready (Kubernetes' rule):
+    // said once per instance, so a stopping container is not made ready again.
+    if (!this.withReadinessProbe.has(name) && 'running' in status.state && this.readied.get(name) !== status.containerID) {
+      this.readied.set(name, status.containerID);
+      this.containers.get(name)?.send({ type: 'READY_CHANGED', ready: true });
+      return;
+    }
+    if (this.pod.getSnapshot().status === 'active') this.pod.send({ type: 'CONTAINER_STATUS', status });
+  }
+}
