@@ -98,7 +98,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         await app?.close().catch(() => undefined);
         await natsApi?.stop().catch(() => undefined);
         await cache?.stop().catch(() => undefined);
-        await nc?.drain().catch(() => undefined);
+        // A drain needs the server; with NATS already gone, close instead of
+        // leaving the connection reconnecting forever.
+        const drained = await Promise.race([nc?.drain().then(() => true), sleep(2_000).then(() => false)]).catch(() => false);
+        if (!drained) await nc?.close().catch(() => undefined);
       }),
     },
   });
@@ -141,3 +144,5 @@ async function watchNatsStatus(nc: NatsConnection, send: (type: 'NATS_DISCONNECT
     if (s.type === 'reconnect') send('NATS_RECONNECTED');
   }
 }
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { startApiServer, VERSION } from '../apiserver/index.js';
+import { defaultNodeName, parseRuntimeName, startNodeAgent } from '../kubelet/index.js';
 import { NatsServerMissingError } from '../lib/nats-server/index.js';
 import { natsServers } from '../lib/nats/index.js';
 import { up } from '../up/index.js';
@@ -19,13 +20,23 @@ Cluster:
       --nats-port N      client port of the embedded nats-server (default 4222)
       --port N           API server port (default 6443)
       --host ADDR        address the API server binds (default 127.0.0.1)
-      --nodes N          worker nodes to run (default 1; nodes arrive with the kubelet)
-      --runtime NAME     docker | process | fake (nodes arrive with the kubelet)
+      --nodes N          kubelets to run in this process (default 1; 0: control plane only);
+                         named after the hostname, or <hostname>-1..N for more than one
+      --runtime NAME     docker | process | fake (default docker when an engine answers, else process)
+      --heartbeat-ms N   kubelet lease renewal period (default 2000)
 
 Components (connect to NATS by --nats URL[,URL...] or KEELSON_NATS):
   server             The control plane of one master (today: the API server)
   apiserver          The API server: HTTP on --port (6443) and the NATS API
       --replicas N       JetStream replicas of the store bucket (1, or 3 for HA)
+  kubelet            The node agent: registers this node, renews its lease, reports its status
+      --name NAME        node name (default: the hostname)
+      --runtime NAME     docker | process | fake (default docker when an engine answers, else process)
+      --data-dir DIR     the node's runtime state (default ./.keelson/nodes/NAME)
+      --heartbeat-ms N   lease renewal period (default 2000)
+      --status-ms N      node status period when nothing changed (default 10000)
+      --label K=V        an extra node label (repeatable)
+  agent              Everything a worker node runs (today: the kubelet); same flags
 
 Client (over NATS):
 ${CLIENT_HELP}
@@ -69,6 +80,7 @@ async function cmdUp(argv: string[]): Promise<void> {
       host: { type: 'string', default: '127.0.0.1' },
       nodes: { type: 'string', default: '1' },
       runtime: { type: 'string' },
+      'heartbeat-ms': { type: 'string' },
     },
   });
   const cluster = await up({
@@ -78,6 +90,7 @@ async function cmdUp(argv: string[]): Promise<void> {
     host: values.host!,
     nodes: Number(values.nodes),
     runtime: values.runtime,
+    heartbeatMs: optionalNumber(values['heartbeat-ms'], '--heartbeat-ms'),
   });
   stopOnSignals(cluster.stop);
   process.stdout.write(
@@ -86,10 +99,11 @@ async function cmdUp(argv: string[]): Promise<void> {
       `  API server   ${cluster.apiserver.url}`,
       `  NATS         ${cluster.nats.url} (JetStream data in ${values['data-dir']}/nats)`,
       `  kubeconfig   ${cluster.kubeconfigPath}`,
+      `  nodes        ${cluster.nodes.length ? cluster.nodes.map((n) => n.nodeName).join(', ') : '(none: --nodes 0)'}`,
       ``,
       `Try:`,
       `  export KUBECONFIG=${cluster.kubeconfigPath}`,
-      `  kubectl get namespaces`,
+      `  kubectl get nodes -o wide`,
       `  kubectl run hello --image=busybox -- sleep 3600`,
       `  kubectl get pods -o wide`,
       `  KEELSON_NATS=${cluster.nats.url} keelson get pods`,
@@ -124,6 +138,49 @@ async function cmdApiserver(argv: string[]): Promise<void> {
   process.stdout.write(`keelson apiserver serving on ${server.url}\n`);
 }
 
+function optionalNumber(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) fail(`${flag} must be a positive number, not "${value}"`);
+  return n;
+}
+
+/** `keelson kubelet` and, for now, `keelson agent`: one node agent against a NATS cluster. */
+async function cmdKubelet(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      nats: { type: 'string' },
+      name: { type: 'string' },
+      runtime: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'heartbeat-ms': { type: 'string' },
+      'status-ms': { type: 'string' },
+      label: { type: 'string', multiple: true },
+    },
+  });
+  const nodeName = values.name ?? defaultNodeName();
+  const labels: Record<string, string> = {};
+  for (const l of values.label ?? []) {
+    const eq = l.indexOf('=');
+    if (eq <= 0) fail(`--label takes KEY=VALUE, not "${l}"`);
+    labels[l.slice(0, eq)] = l.slice(eq + 1);
+  }
+  const log = (m: string) => process.stderr.write(`${m}\n`);
+  const agent = await startNodeAgent({
+    nats: natsServers(values.nats),
+    nodeName,
+    runtime: parseRuntimeName(values.runtime),
+    dataDir: values['data-dir'] ?? `./.keelson/nodes/${nodeName}`,
+    heartbeatMs: optionalNumber(values['heartbeat-ms'], '--heartbeat-ms'),
+    statusMs: optionalNumber(values['status-ms'], '--status-ms'),
+    labels,
+    log,
+  });
+  stopOnSignals(agent.stop);
+  process.stdout.write(`keelson kubelet: node ${nodeName} registered (runtime ${agent.runtime.name})\n`);
+}
+
 async function main(): Promise<void> {
   const [cmd, ...rest] = process.argv.slice(2);
   switch (cmd) {
@@ -142,6 +199,9 @@ async function main(): Promise<void> {
     case 'server':
     case 'apiserver':
       return cmdApiserver(rest);
+    case 'kubelet':
+    case 'agent':
+      return cmdKubelet(rest);
     default:
       if (CLIENT_VERBS.includes(cmd)) {
         process.exitCode = await runClientVerb(cmd, rest);

@@ -1,12 +1,17 @@
 /**
  * `keelson up`: a whole cluster on this machine. Starts nats-server (JetStream
- * in the data folder) as a child process, then the control plane, writes the
- * kubeconfig, and stops everything it started on SIGINT/SIGTERM.
+ * in the data folder) as a child process, then the control plane, then N
+ * kubelets in this process, writes the kubeconfig, and stops everything it
+ * started on SIGINT/SIGTERM (kubelets first, nats-server last).
+ *
+ * Node names: the hostname for one node; `<hostname>-1` … `<hostname>-N` for
+ * more. Each node keeps its runtime state in `DIR/nodes/<name>`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startApiServer, type ApiServer } from '../apiserver/index.js';
 import { startNatsServer, type NatsServer } from '../lib/nats-server/index.js';
+import { defaultNodeName, parseRuntimeName, startNodeAgent, type Kubelet } from '../kubelet/index.js';
 import { kubeconfig } from './kubeconfig.js';
 
 export type UpOptions = {
@@ -14,18 +19,34 @@ export type UpOptions = {
   natsPort: number;
   apiPort: number;
   host: string;
-  nodes: number;
+  /** Kubelets to run in this process (default 1; 0 for a control plane only). */
+  nodes?: number;
+  /** docker | process | fake; default docker when an engine answers, else process. */
   runtime?: string;
+  /** Kubelet lease renewal period (default 2 s). */
+  heartbeatMs?: number;
+  /** Where kubelets tell their problems (default: stderr). */
+  log?: (message: string) => void;
 };
 
 export type Cluster = {
   nats: NatsServer;
   apiserver: ApiServer;
+  nodes: Kubelet[];
   kubeconfigPath: string;
   stop(): Promise<void>;
 };
 
+/** The names `keelson up` gives its nodes: the hostname, or hostname-1..N. */
+export function upNodeNames(count: number, host = defaultNodeName()): string[] {
+  if (!Number.isInteger(count) || count < 0) throw new Error(`--nodes must be a whole number >= 0, not "${count}"`);
+  if (count === 1) return [host];
+  return Array.from({ length: count }, (_, i) => `${host}-${i + 1}`);
+}
+
 export async function up(opts: UpOptions): Promise<Cluster> {
+  const runtime = parseRuntimeName(opts.runtime);
+  const nodeNames = upNodeNames(opts.nodes ?? 1);
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const nats = await startNatsServer({ dataDir: join(dataDir, 'nats'), port: opts.natsPort, host: '127.0.0.1', serverName: 'keelson-up' });
@@ -36,15 +57,30 @@ export async function up(opts: UpOptions): Promise<Cluster> {
     await nats.stop();
     throw e;
   }
+  const nodes: Kubelet[] = [];
+  const stop = async () => {
+    await Promise.all(nodes.map((n) => n.stop().catch(() => undefined)));
+    await apiserver.stop();
+    await nats.stop();
+  };
+  try {
+    const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+    for (const nodeName of nodeNames) {
+      const agent = await startNodeAgent({
+        nats: [nats.url],
+        nodeName,
+        runtime,
+        dataDir: join(dataDir, 'nodes', nodeName),
+        heartbeatMs: opts.heartbeatMs,
+        log,
+      });
+      nodes.push(agent);
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
   const kubeconfigPath = join(dataDir, 'kubeconfig');
   writeFileSync(kubeconfigPath, kubeconfig(apiserver.url));
-  return {
-    nats,
-    apiserver,
-    kubeconfigPath,
-    stop: async () => {
-      await apiserver.stop();
-      await nats.stop();
-    },
-  };
+  return { nats, apiserver, nodes, kubeconfigPath, stop };
 }

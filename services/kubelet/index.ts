@@ -1,0 +1,186 @@
+/**
+ * The kubelet service: its lifecycle statechart (statecharts/kubelet.machine.ts)
+ * with the real work plugged in — registering the Node, renewing its Lease,
+ * reporting its status, running the pods bound to the node — as one XState
+ * actor. `startKubelet` resolves once the node is registered (Ready) and its
+ * pods are being run.
+ */
+import { mkdirSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
+import { kubeletMachine } from '../../statecharts/kubelet.machine.js';
+import { KeelsonClient } from '../lib/client/index.js';
+import { connectNats, type NatsConnection } from '../lib/nats/index.js';
+import { internalIPv4 } from './host-facts.js';
+import { NodeSync } from './node-sync.js';
+import { PodManager } from './pods/index.js';
+import { createRuntime, type ContainerRuntime, type RuntimeName } from './runtime/index.js';
+
+export { KUBELET_VERSION, LEASE_DURATION_SECONDS, NODE_LEASE_NAMESPACE } from './node-status.js';
+
+export type KubeletOptions = {
+  nats: string[];
+  nodeName: string;
+  /** The caller's: the kubelet does not close it. */
+  runtime: ContainerRuntime;
+  /** Lease renewal period (default 2 s); also how often the status is checked for changes. */
+  heartbeatMs?: number;
+  /** Status report period when nothing changed (default 10 s). */
+  statusMs?: number;
+  /** Node labels on top of kubernetes.io/hostname, /os and /arch. */
+  labels?: Record<string, string>;
+  /** Whose filesystem is the node's ephemeral-storage (default: the OS temp dir). */
+  dataDir?: string;
+  /** The store bucket the API servers use (default `keelson`): pods are read through it. */
+  bucket?: string;
+  /** Per API request (default 5 s). */
+  requestTimeoutMs?: number;
+  /** Where problems are told (registration retries, failed renewals); silent by default. */
+  log?: (message: string) => void;
+};
+
+export type Kubelet = {
+  actor: ActorRefFrom<typeof kubeletMachine>;
+  nodeName: string;
+  /** Marks the node not ready (best effort), stops renewing and leaves NATS. The Node stays. */
+  stop(): Promise<void>;
+};
+
+/** How long shutdown waits to say "not ready" before leaving anyway. */
+const SHUTDOWN_REPORT_MS = 2_000;
+
+export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
+  const heartbeatMs = opts.heartbeatMs ?? 2_000;
+  const statusMs = opts.statusMs ?? 10_000;
+  const log = opts.log ?? (() => undefined);
+  const nc: NatsConnection = await connectNats(opts.nats, `keelson-kubelet-${opts.nodeName}`, { waitForServer: false });
+  const client = new KeelsonClient(nc, { timeoutMs: opts.requestTimeoutMs ?? 5_000, bucket: opts.bucket });
+  const sync = new NodeSync({ client, nodeName: opts.nodeName, runtime: opts.runtime, dataDir: opts.dataDir ?? tmpdir(), labels: opts.labels });
+
+  const pods = new PodManager({ client, runtime: opts.runtime, nodeName: opts.nodeName, hostIP: internalIPv4() });
+  let natsUp = true;
+  const machine = kubeletMachine.provide({
+    actors: {
+      registerNode: fromPromise(() => sync.register()),
+      renewLease: fromPromise(() => sync.renewLease()),
+      reportStatus: fromPromise(() => sync.reportStatus()),
+      drain: fromPromise(async () => {
+        clearInterval(checker);
+        // Pods keep running (as with Kubernetes' kubelet): the next kubelet adopts them.
+        await pods.stop();
+        // With NATS away nobody can hear that the node goes; the lease simply runs out.
+        if (nc.isClosed() || !natsUp) return;
+        await Promise.race([sync.reportStatus('node is shutting down').catch(() => undefined), sleep(SHUTDOWN_REPORT_MS)]);
+        // A drain waits for the server: with NATS gone it would wait forever.
+        await Promise.race([nc.drain().catch(() => undefined), sleep(SHUTDOWN_REPORT_MS)]);
+      }),
+    },
+  });
+  const actor = createActor(machine, { systemId: `kubelet-${opts.nodeName}`, input: { nodeName: opts.nodeName, heartbeatMs, statusMs } });
+
+  let lastLogged: string | undefined;
+  actor.subscribe((s) => {
+    if (s.context.lastError && s.context.lastError !== lastLogged) log(`kubelet ${opts.nodeName}: ${s.context.lastError}`);
+    lastLogged = s.context.lastError;
+  });
+
+  // Between status periods, a change (pressure, images, addresses) is reported at once.
+  let checking = false;
+  const checker = setInterval(() => {
+    if (checking || !actor.getSnapshot().matches({ Online: 'Ready' })) return;
+    checking = true;
+    sync
+      .statusChanged()
+      .then((changed) => changed && actor.send({ type: 'NODE_STATUS_CHANGED' }))
+      .catch(() => undefined)
+      .finally(() => (checking = false));
+  }, heartbeatMs);
+  checker.unref();
+
+  const ready = new Promise<void>((resolve, reject) => {
+    actor.subscribe((s) => {
+      if (s.matches({ Online: 'Ready' })) resolve();
+      if (s.status === 'done') reject(new Error(`kubelet ${opts.nodeName} stopped before it was registered${s.context.lastError ? `: ${s.context.lastError}` : ''}`));
+    });
+  });
+  actor.start();
+  void watchNatsStatus(nc, (type) => {
+    natsUp = type === 'NATS_RECONNECTED';
+    actor.send({ type });
+  });
+
+  const stop = async () => {
+    if (actor.getSnapshot().status === 'done') return;
+    const done = new Promise<void>((r) => actor.subscribe((s) => s.status === 'done' && r()));
+    actor.send({ type: 'SHUTDOWN' });
+    await done;
+    clearInterval(checker);
+    if (!nc.isClosed()) await nc.close().catch(() => undefined);
+  };
+  try {
+    await ready;
+    await pods.start();
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { actor, nodeName: opts.nodeName, stop };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+/** Feeds NATS connection changes to the lifecycle machine. */
+async function watchNatsStatus(nc: NatsConnection, send: (type: 'NATS_DISCONNECTED' | 'NATS_RECONNECTED') => void): Promise<void> {
+  for await (const s of nc.status()) {
+    if (s.type === 'disconnect') send('NATS_DISCONNECTED');
+    if (s.type === 'reconnect') send('NATS_RECONNECTED');
+  }
+}
+
+export const RUNTIME_NAMES: readonly RuntimeName[] = ['docker', 'process', 'fake'];
+
+/** `docker`, `process`, `fake`, or `auto` (absent): docker when an engine answers, else process. */
+export function parseRuntimeName(value: string | undefined): RuntimeName | 'auto' {
+  if (value === undefined || value === 'auto') return 'auto';
+  if ((RUNTIME_NAMES as readonly string[]).includes(value)) return value as RuntimeName;
+  throw new Error(`unknown runtime "${value}"; use one of ${RUNTIME_NAMES.join(', ')}`);
+}
+
+/** This machine's hostname as a node name (a DNS-1123 subdomain). */
+export function defaultNodeName(host = hostname()): string {
+  const name = host
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]+/g, '-')
+    .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '');
+  return name || 'keelson-node';
+}
+
+export type NodeAgentOptions = Omit<KubeletOptions, 'runtime' | 'dataDir'> & {
+  runtime: RuntimeName | 'auto';
+  /** The node's own folder: runtime state, pod folders, logs. Created if missing. */
+  dataDir: string;
+};
+
+/**
+ * A kubelet with a runtime of its own, as `keelson kubelet` and `keelson up` run
+ * it: `stop()` stops the kubelet, then closes the runtime (containers keep running).
+ */
+export async function startNodeAgent(opts: NodeAgentOptions): Promise<Kubelet & { runtime: ContainerRuntime }> {
+  mkdirSync(opts.dataDir, { recursive: true });
+  const runtime = await createRuntime({ kind: opts.runtime, dataDir: opts.dataDir, ...(opts.log ? { log: opts.log } : {}) });
+  let kubelet: Kubelet;
+  try {
+    kubelet = await startKubelet({ ...opts, runtime, dataDir: opts.dataDir });
+  } catch (e) {
+    await runtime.close().catch(() => undefined);
+    throw e;
+  }
+  return {
+    ...kubelet,
+    runtime,
+    stop: async () => {
+      await kubelet.stop();
+      await runtime.close().catch(() => undefined);
+    },
+  };
+}
