@@ -50,11 +50,12 @@ export class PodManager {
       runtime.events((ev) => this.workers.get(ev.podUid)?.onRuntimeEvent(ev)),
       this.informer.on((ev) => this.onPodEvent(ev)),
     );
+    // Every pod the cluster knows, on any node: several nodes may share one
+    // container engine (`keelson up --nodes 2`), and their pods are not ours to clean.
     const live = new Set<string>();
     for (const pod of this.informer.list(PODS)) {
-      if (!this.mine(pod)) continue;
       live.add(pod.metadata!.uid!);
-      this.run(pod, byPod.get(pod.metadata!.uid!) ?? []);
+      if (this.mine(pod)) this.run(pod, byPod.get(pod.metadata!.uid!) ?? []);
     }
     // Containers of pods that are gone (deleted while no kubelet ran).
     for (const uid of byPod.keys()) {

@@ -1,0 +1,124 @@
+/**
+ * The kubelet with the real Docker engine: a busybox pod runs in labelled
+ * containers and reports Running with its pod IP; a kubelet killed and started
+ * again adopts the container without restarting it; a container without
+ * Keelson's labels is never touched; a deletion removes the containers within
+ * the grace period and then the pod.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import Docker from 'dockerode';
+import { startApiServer, type ApiServer } from '../../services/apiserver/index.js';
+import type { KObject } from '../../services/lib/api/resources.js';
+import { KeelsonClient } from '../../services/lib/client/index.js';
+import { isNotFound } from '../../services/lib/errors/index.js';
+import { startKubelet, type Kubelet } from '../../services/kubelet/index.js';
+import { DockerRuntime, Labels } from '../../services/kubelet/runtime/index.js';
+import { startTestNats, type TestNats } from '../harness/nats.js';
+
+const NODE = 'docker-node';
+const BUCKET = 'kubelet-docker';
+
+type PodView = KObject & { status?: { phase?: string; podIP?: string; containerStatuses?: { ready: boolean; restartCount: number; containerID?: string }[] } };
+
+async function until<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    try {
+      last = await get();
+      if (ok(last)) return last;
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}; last seen: ${JSON.stringify(last)?.slice(0, 400)}`);
+}
+
+describe('kubelet on the docker runtime', () => {
+  let nats: TestNats;
+  let api: ApiServer;
+  let client: KeelsonClient;
+  let runtime: DockerRuntime;
+  let kubelet: Kubelet;
+  let dataDir: string;
+  const docker = new Docker();
+  let foreignId = '';
+
+  const startNode = async () => {
+    runtime = await DockerRuntime.connect({ dataDir, network: 'keelson-test' });
+    kubelet = await startKubelet({ nats: nats.urls, nodeName: NODE, runtime, heartbeatMs: 500, bucket: BUCKET });
+  };
+
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'keelson-kubelet-docker-'));
+    nats = await startTestNats({ after: () => undefined }, 'single');
+    api = await startApiServer({ nats: nats.urls, host: '127.0.0.1', port: 0, bucket: BUCKET });
+    client = await KeelsonClient.connect(nats.urls, 'kubelet-docker-test', { bucket: BUCKET });
+    // Someone else's container on the same engine, with a Keelson-like name but no labels.
+    const foreign = await docker.createContainer({ Image: 'busybox', Cmd: ['sleep', '3600'], name: `k8s_foreign_${Date.now()}` });
+    await foreign.start();
+    foreignId = foreign.id;
+    await startNode();
+  });
+  after(async () => {
+    await kubelet?.stop().catch(() => undefined);
+    for (const c of await docker.listContainers({ all: true, filters: { label: [`${Labels.namespace}=kd-test`] } })) {
+      await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+    }
+    if (foreignId) await docker.getContainer(foreignId).remove({ force: true }).catch(() => undefined);
+    await runtime?.close().catch(() => undefined);
+    await docker.getNetwork('keelson-test').remove().catch(() => undefined);
+    await client?.close();
+    await api?.stop();
+    await nats?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const get = (name: string) => client.get('pods', 'kd-test', name) as Promise<PodView>;
+
+  test('a busybox pod runs in labelled containers; restart adopts; delete cleans up', async () => {
+    await client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'kd-test' } });
+    await client.create({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'sleeper', namespace: 'kd-test' },
+      spec: {
+        nodeName: NODE,
+        terminationGracePeriodSeconds: 2,
+        containers: [{ name: 'main', image: 'busybox', imagePullPolicy: 'IfNotPresent', command: ['sleep', '3600'] }],
+      },
+    });
+    const running = await until('Running', () => get('sleeper'), (p) => p.status?.phase === 'Running' && !!p.status.containerStatuses?.[0]?.ready);
+    assert.match(running.status!.podIP ?? '', /^\d+\.\d+\.\d+\.\d+$/);
+    const uid = running.metadata!.uid!;
+    const containers = await docker.listContainers({ filters: { label: [`${Labels.podUid}=${uid}`] } });
+    assert.equal(containers.length, 2, 'sandbox + main');
+    for (const c of containers) {
+      assert.equal(c.Labels[Labels.podName], 'sleeper');
+      assert.equal(c.Labels[Labels.namespace], 'kd-test');
+      assert.ok(c.Labels[Labels.container]);
+    }
+    const mainId = containers.find((c) => c.Labels[Labels.container] === 'main')!.Id;
+
+    // The kubelet goes away (as after kill -9 its actors are simply gone) and comes back.
+    await kubelet.stop();
+    await runtime.close();
+    await startNode();
+    await new Promise((r) => setTimeout(r, 1_000));
+    const again = await docker.getContainer(mainId).inspect();
+    assert.equal(again.State.Running, true, 'not restarted');
+    assert.equal((await get('sleeper')).status!.containerStatuses![0]!.restartCount, 0);
+
+    const t0 = Date.now();
+    await client.delete('pods', 'kd-test', 'sleeper');
+    await until('pod removed', () => get('sleeper').then(() => false).catch((e) => (isNotFound(e) ? true : Promise.reject(e))), (gone) => gone);
+    assert.ok(Date.now() - t0 < 10_000, `deleted within the grace period (+ margin), took ${Date.now() - t0} ms`);
+    assert.equal((await docker.listContainers({ all: true, filters: { label: [`${Labels.podUid}=${uid}`] } })).length, 0, 'containers removed');
+    assert.equal((await docker.getContainer(foreignId).inspect()).State.Running, true, 'foreign container untouched');
+  });
+});
