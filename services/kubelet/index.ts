@@ -10,9 +10,11 @@ import { hostname, tmpdir } from 'node:os';
 import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
 import { kubeletMachine } from '../../statecharts/kubelet.machine.js';
 import { KeelsonClient } from '../lib/client/index.js';
+import type { Subscription } from '@nats-io/nats-core';
 import { connectNats, type NatsConnection } from '../lib/nats/index.js';
 import { internalIPv4 } from './host-facts.js';
 import { NodeSync } from './node-sync.js';
+import { serveLogs } from './logs.service.js';
 import { PodManager } from './pods/index.js';
 import { createRuntime, type ContainerRuntime, type RuntimeName } from './runtime/index.js';
 
@@ -58,6 +60,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
   const sync = new NodeSync({ client, nodeName: opts.nodeName, runtime: opts.runtime, dataDir: opts.dataDir ?? tmpdir(), labels: opts.labels });
 
   const pods = new PodManager({ client, runtime: opts.runtime, nodeName: opts.nodeName, hostIP: internalIPv4() });
+  let logs: Subscription | undefined;
   let natsUp = true;
   const machine = kubeletMachine.provide({
     actors: {
@@ -67,6 +70,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
       drain: fromPromise(async () => {
         clearInterval(checker);
         // Pods keep running (as with Kubernetes' kubelet): the next kubelet adopts them.
+        logs?.unsubscribe();
         await pods.stop();
         // With NATS away nobody can hear that the node goes; the lease simply runs out.
         if (nc.isClosed() || !natsUp) return;
@@ -120,6 +124,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
   try {
     await ready;
     await pods.start();
+    logs = serveLogs(nc, opts.nodeName, opts.runtime);
   } catch (e) {
     await stop();
     throw e;

@@ -121,4 +121,35 @@ describe('kubelet on the docker runtime', () => {
     assert.equal((await docker.listContainers({ all: true, filters: { label: [`${Labels.podUid}=${uid}`] } })).length, 0, 'containers removed');
     assert.equal((await docker.getContainer(foreignId).inspect()).State.Running, true, 'foreign container untouched');
   });
+
+  test('kubectl logs through the API: whole, --tail, -c checks, --previous, -f', async () => {
+    await client.create({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'talker', namespace: 'kd-test' },
+      spec: {
+        nodeName: NODE,
+        terminationGracePeriodSeconds: 1,
+        containers: [{ name: 'main', image: 'busybox', imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', 'echo one; echo two; echo three; sleep 3600'] }],
+      },
+    });
+    await until('talker Running', () => get('talker'), (p) => p.status?.phase === 'Running');
+    const log = (q = '') => fetch(`${api.url}/api/v1/namespaces/kd-test/pods/talker/log${q}`);
+    const all = await until('three lines', () => log().then((r) => r.text()), (t) => t === 'one\ntwo\nthree\n');
+    assert.equal(all, 'one\ntwo\nthree\n');
+    assert.equal(await (await log('?tailLines=1')).text(), 'three\n');
+    const bad = await log('?container=nope');
+    assert.equal(bad.status, 400);
+    assert.match(((await bad.json()) as { message: string }).message, /container nope is not valid for pod talker/);
+    const prev = await log('?previous=true');
+    assert.equal(prev.status, 400);
+    // Following: the stream stays open; what is there arrives, and closing it is fine.
+    const ctl = new AbortController();
+    const follow = await fetch(`${api.url}/api/v1/namespaces/kd-test/pods/talker/log?follow=true`, { signal: ctl.signal });
+    const reader = follow.body!.getReader();
+    const { value } = await reader.read();
+    assert.match(Buffer.from(value!).toString(), /one/);
+    ctl.abort();
+    await client.delete('pods', 'kd-test', 'talker', { gracePeriodSeconds: 0 });
+  });
 });

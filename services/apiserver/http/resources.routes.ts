@@ -13,6 +13,7 @@ import { mediaType, wantsTable } from './content.js';
 import { discoveryFor } from './discovery.routes.js';
 import { UndecodedBody } from './k8s-protobuf.js';
 import { parseRequestInfo, type ResourceRequest } from './request-info.js';
+import { streamLogs } from './logs.js';
 import { streamWatch } from './watch.js';
 
 type Query = Record<string, string | undefined>;
@@ -99,7 +100,8 @@ async function serve(
         });
       }
       if (sub === 'scale') return done(await registry.getScale(resource, ns, name));
-      if (sub === 'log' || sub === 'exec') throw noKubelet(name);
+      if (sub === 'log') return streamLogs(registry.store.connection, await registry.get(resource, ns, name), q, req, reply);
+      if (sub === 'exec') throw noKubelet(name);
       return done(await registry.get(resource, ns, name));
     }
     case 'POST': {
@@ -195,5 +197,5 @@ function deleteOptions(q: Query, body: unknown): DeleteOptions {
 }
 
 function noKubelet(name: string): ApiError {
-  return new ApiError('ServiceUnavailable', `pod "${name}": logs and exec need the pod's kubelet, and no kubelet serves it yet`);
+  return new ApiError('ServiceUnavailable', `pod "${name}": exec is not served by the kubelet yet`);
 }
