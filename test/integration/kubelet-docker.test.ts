@@ -152,4 +152,34 @@ describe('kubelet on the docker runtime', () => {
     ctl.abort();
     await client.delete('pods', 'kd-test', 'talker', { gracePeriodSeconds: 0 });
   });
+
+  test('a readiness probe turns Ready on, and off when it starts failing', async () => {
+    await client.create({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'probed', namespace: 'kd-test' },
+      spec: {
+        nodeName: NODE,
+        terminationGracePeriodSeconds: 1,
+        containers: [
+          {
+            name: 'web',
+            image: 'busybox',
+            imagePullPolicy: 'IfNotPresent',
+            command: ['sh', '-c', 'mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www'],
+            ports: [{ name: 'http', containerPort: 8080 }],
+            readinessProbe: { httpGet: { path: '/index.html', port: 'http' }, periodSeconds: 1, failureThreshold: 1 },
+          },
+        ],
+      },
+    });
+    const ready = (p: PodView) => p.status?.containerStatuses?.[0]?.ready === true;
+    const p = await until('Ready', () => get('probed'), ready);
+    const id = p.status!.containerStatuses![0]!.containerID!.replace(/^docker:\/\//, '');
+    const exec = await docker.getContainer(id).exec({ Cmd: ['rm', '/www/index.html'] });
+    await exec.start({});
+    const unready = await until('not Ready', () => get('probed'), (p) => p.status?.containerStatuses?.[0]?.ready === false);
+    assert.equal(unready.status!.phase, 'Running', 'still running, just not ready');
+    await client.delete('pods', 'kd-test', 'probed', { gracePeriodSeconds: 0 });
+  });
 });

@@ -24,9 +24,19 @@ import {
 } from '../../../statecharts/pod.machine.js';
 import type { KObject } from '../../lib/api/resources.js';
 import type { ContainerRuntime, ManagedContainer, Pod, RuntimeEvent } from '../runtime/index.js';
+import { runProbe, type Probe } from './probes.js';
+
+type ContainerSpec = {
+  name: string;
+  image: string;
+  imagePullPolicy?: PullPolicy;
+  readinessProbe?: Probe;
+  livenessProbe?: Probe;
+  ports?: { name?: string; containerPort: number }[];
+};
 
 type PodSpec = {
-  containers: { name: string; image: string; imagePullPolicy?: PullPolicy; readinessProbe?: unknown }[];
+  containers: ContainerSpec[];
   restartPolicy?: RestartPolicy;
   terminationGracePeriodSeconds?: number;
 };
@@ -48,6 +58,8 @@ export class PodWorker {
   /** The runtime id of each container's current instance, by container name. */
   private readonly current = new Map<string, string>();
   private readonly withReadinessProbe = new Set<string>();
+  /** The probes running for each container's current instance. */
+  private readonly probing = new Map<string, { instance?: string; stop: () => void }>();
   /** The instance each probe-less container was last declared ready for. */
   private readonly readied = new Map<string, string | undefined>();
   private object: KObject;
@@ -195,12 +207,15 @@ export class PodWorker {
 
   /** Stops the actors (kubelet shutdown); the containers keep running for adoption. */
   stop(): void {
+    for (const p of this.probing.values()) p.stop();
+    this.probing.clear();
     for (const c of this.containers.values()) c.stop();
     this.pod.stop();
   }
 
   private onContainer(name: string, s: ReturnType<Actor<typeof containerMachine>['getSnapshot']>): void {
     const status = containerStatus(s);
+    this.syncProbes(name, 'running' in status.state ? status.containerID : undefined);
     // Without a readiness probe a running container is ready (Kubernetes' rule):
     // said once per instance, so a stopping container is not made ready again.
     if (!this.withReadinessProbe.has(name) && 'running' in status.state && this.readied.get(name) !== status.containerID) {
@@ -209,5 +224,26 @@ export class PodWorker {
       return;
     }
     if (this.pod.getSnapshot().status === 'active') this.pod.send({ type: 'CONTAINER_STATUS', status });
+  }
+
+  /** Probes follow the container's instance: a new instance, new probes. */
+  private syncProbes(name: string, instance: string | undefined): void {
+    const current = this.probing.get(name);
+    if (current && current.instance === instance) return;
+    current?.stop();
+    this.probing.delete(name);
+    const spec = (this.object.spec as PodSpec).containers.find((c) => c.name === name);
+    if (!instance || !spec || (!spec.readinessProbe && !spec.livenessProbe)) return;
+    const actor = this.containers.get(name)!;
+    const target = {
+      runtime: this.opts.runtime,
+      containerId: instance.replace(/^[a-z]+:\/\//, ''),
+      podIP: this.podIP ?? '127.0.0.1',
+      ports: spec.ports ?? [],
+    };
+    const stops: (() => void)[] = [];
+    if (spec.readinessProbe) stops.push(runProbe(spec.readinessProbe, target, false, (ok) => actor.send({ type: 'READY_CHANGED', ready: ok })));
+    if (spec.livenessProbe) stops.push(runProbe(spec.livenessProbe, target, true, (ok) => !ok && actor.send({ type: 'LIVENESS_FAILED' })));
+    this.probing.set(name, { instance, stop: () => stops.forEach((f) => f()) });
   }
 }
