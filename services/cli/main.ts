@@ -104,8 +104,12 @@ async function cmdUp(argv: string[]): Promise<void> {
       `Try:`,
       `  export KUBECONFIG=${cluster.kubeconfigPath}`,
       `  kubectl get nodes -o wide`,
-      `  kubectl run hello --image=busybox -- sleep 3600`,
+      // No scheduler yet: a pod runs on the node its spec names.
+      ...(cluster.nodes[0]
+        ? [`  kubectl run hello --image=busybox --overrides='{"spec":{"nodeName":"${cluster.nodes[0].nodeName}"}}' -- sh -c 'echo hi; sleep 3600'`]
+        : []),
       `  kubectl get pods -o wide`,
+      `  kubectl logs hello`,
       `  KEELSON_NATS=${cluster.nats.url} keelson get pods`,
       ``,
       `Ctrl-C stops everything.`,
