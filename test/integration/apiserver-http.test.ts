@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../../services/apiserver/index.js';
+import { until } from '../harness/wait.js';
 import { startTestNats, type TestNats } from '../harness/nats.js';
 
 type Json = any;
@@ -70,15 +71,6 @@ function assertStatus(r: Reply, code: number, reason: string, message?: RegExp):
   return s;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** A chunked watch response read line by line. */
 class WatchStream {

@@ -15,6 +15,7 @@ import { KeelsonClient } from '../../services/lib/client/index.js';
 import { ApiError } from '../../services/lib/errors/index.js';
 import type { InformerEvent } from '../../services/lib/informer/index.js';
 import type { StoreEvent } from '../../services/lib/store/index.js';
+import { until } from '../harness/wait.js';
 import { startTestNats, type TestNats } from '../harness/nats.js';
 
 type Json = any;
@@ -76,15 +77,6 @@ async function rejectsWith(p: Promise<unknown>, reason: string, code: number, me
   return caught;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('API server over NATS (KeelsonClient)', () => {
   let nats: TestNats;

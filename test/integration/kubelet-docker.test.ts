@@ -17,6 +17,7 @@ import { KeelsonClient } from '../../services/lib/client/index.js';
 import { isNotFound } from '../../services/lib/errors/index.js';
 import { startKubelet, type Kubelet } from '../../services/kubelet/index.js';
 import { DockerRuntime, Labels } from '../../services/kubelet/runtime/index.js';
+import { eventually } from '../harness/wait.js';
 import { startTestNats, type TestNats } from '../harness/nats.js';
 
 const NODE = 'docker-node';
@@ -24,20 +25,6 @@ const BUCKET = 'kubelet-docker';
 
 type PodView = KObject & { status?: { phase?: string; podIP?: string; containerStatuses?: { ready: boolean; restartCount: number; containerID?: string }[] } };
 
-async function until<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    try {
-      last = await get();
-      if (ok(last)) return last;
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}; last seen: ${JSON.stringify(last)?.slice(0, 400)}`);
-}
 
 describe('kubelet on the docker runtime', () => {
   let nats: TestNats;
@@ -93,7 +80,7 @@ describe('kubelet on the docker runtime', () => {
         containers: [{ name: 'main', image: 'busybox', imagePullPolicy: 'IfNotPresent', command: ['sleep', '3600'] }],
       },
     });
-    const running = await until('Running', () => get('sleeper'), (p) => p.status?.phase === 'Running' && !!p.status.containerStatuses?.[0]?.ready);
+    const running = await eventually('Running', () => get('sleeper'), (p) => p.status?.phase === 'Running' && !!p.status.containerStatuses?.[0]?.ready);
     assert.match(running.status!.podIP ?? '', /^\d+\.\d+\.\d+\.\d+$/);
     const uid = running.metadata!.uid!;
     const containers = await docker.listContainers({ filters: { label: [`${Labels.podUid}=${uid}`] } });
@@ -116,7 +103,7 @@ describe('kubelet on the docker runtime', () => {
 
     const t0 = Date.now();
     await client.delete('pods', 'kd-test', 'sleeper');
-    await until('pod removed', () => get('sleeper').then(() => false).catch((e) => (isNotFound(e) ? true : Promise.reject(e))), (gone) => gone);
+    await eventually('pod removed', () => get('sleeper').then(() => false).catch((e) => (isNotFound(e) ? true : Promise.reject(e))), (gone) => gone);
     assert.ok(Date.now() - t0 < 10_000, `deleted within the grace period (+ margin), took ${Date.now() - t0} ms`);
     assert.equal((await docker.listContainers({ all: true, filters: { label: [`${Labels.podUid}=${uid}`] } })).length, 0, 'containers removed');
     assert.equal((await docker.getContainer(foreignId).inspect()).State.Running, true, 'foreign container untouched');
@@ -133,9 +120,9 @@ describe('kubelet on the docker runtime', () => {
         containers: [{ name: 'main', image: 'busybox', imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', 'echo one; echo two; echo three; sleep 3600'] }],
       },
     });
-    await until('talker Running', () => get('talker'), (p) => p.status?.phase === 'Running');
+    await eventually('talker Running', () => get('talker'), (p) => p.status?.phase === 'Running');
     const log = (q = '') => fetch(`${api.url}/api/v1/namespaces/kd-test/pods/talker/log${q}`);
-    const all = await until('three lines', () => log().then((r) => r.text()), (t) => t === 'one\ntwo\nthree\n');
+    const all = await eventually('three lines', () => log().then((r) => r.text()), (t) => t === 'one\ntwo\nthree\n');
     assert.equal(all, 'one\ntwo\nthree\n');
     assert.equal(await (await log('?tailLines=1')).text(), 'three\n');
     const bad = await log('?container=nope');
@@ -174,11 +161,11 @@ describe('kubelet on the docker runtime', () => {
       },
     });
     const ready = (p: PodView) => p.status?.containerStatuses?.[0]?.ready === true;
-    const p = await until('Ready', () => get('probed'), ready);
+    const p = await eventually('Ready', () => get('probed'), ready);
     const id = p.status!.containerStatuses![0]!.containerID!.replace(/^docker:\/\//, '');
     const exec = await docker.getContainer(id).exec({ Cmd: ['rm', '/www/index.html'] });
     await exec.start({});
-    const unready = await until('not Ready', () => get('probed'), (p) => p.status?.containerStatuses?.[0]?.ready === false);
+    const unready = await eventually('not Ready', () => get('probed'), (p) => p.status?.containerStatuses?.[0]?.ready === false);
     assert.equal(unready.status!.phase, 'Running', 'still running, just not ready');
     await client.delete('pods', 'kd-test', 'probed', { gracePeriodSeconds: 0 });
   });

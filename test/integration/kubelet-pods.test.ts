@@ -11,6 +11,7 @@ import { KeelsonClient } from '../../services/lib/client/index.js';
 import { isNotFound } from '../../services/lib/errors/index.js';
 import { PodManager } from '../../services/kubelet/pods/index.js';
 import { FakeRuntime } from '../../services/kubelet/runtime/index.js';
+import { eventually } from '../harness/wait.js';
 import { startTestNats, type TestNats } from '../harness/nats.js';
 
 const NODE = 'node-a';
@@ -34,20 +35,6 @@ function pod(name: string, extra: Record<string, unknown> = {}): KObject {
   };
 }
 
-async function until<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean, ms = 8_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    try {
-      last = await get();
-      if (ok(last)) return last;
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}; last seen: ${JSON.stringify(last)?.slice(0, 600)}`);
-}
 
 describe('kubelet pods on the fake runtime', () => {
   let nats: TestNats;
@@ -74,7 +61,7 @@ describe('kubelet pods on the fake runtime', () => {
 
   test('a pod bound to this node runs and reports its status', async () => {
     await client.create(pod('web'));
-    const p = await until('web Running', () => get('web'), (p) => p.status?.phase === 'Running' && p.status.containerStatuses?.[0]?.ready === true);
+    const p = await eventually('web Running', () => get('web'), (p) => p.status?.phase === 'Running' && p.status.containerStatuses?.[0]?.ready === true);
     const cs = p.status!.containerStatuses![0]!;
     assert.ok(cs.state.running, 'container running');
     assert.match(cs.containerID ?? '', /^fake:\/\//);
@@ -94,35 +81,35 @@ describe('kubelet pods on the fake runtime', () => {
 
   test('a crash shows in the status and restartPolicy Never ends the pod Failed', async () => {
     await client.create(pod('once', { restartPolicy: 'Never' }));
-    await until('once Running', () => get('once'), (p) => p.status?.phase === 'Running');
+    await eventually('once Running', () => get('once'), (p) => p.status?.phase === 'Running');
     const c = (await runtime.listManaged()).find((m) => m.podName === 'once' && m.kind === 'container')!;
     runtime.exit(c.id, 3);
-    const p = await until('once Failed', () => get('once'), (p) => p.status?.phase === 'Failed');
+    const p = await eventually('once Failed', () => get('once'), (p) => p.status?.phase === 'Failed');
     assert.equal(p.status!.containerStatuses![0]!.state.terminated?.exitCode, 3);
   });
 
   test('an exit under restartPolicy Always waits in CrashLoopBackOff', async () => {
     await client.create(pod('crashy'));
-    await until('crashy Running', () => get('crashy'), (p) => p.status?.phase === 'Running');
+    await eventually('crashy Running', () => get('crashy'), (p) => p.status?.phase === 'Running');
     const c = (await runtime.listManaged()).find((m) => m.podName === 'crashy' && m.kind === 'container')!;
     runtime.exit(c.id, 1);
-    const p = await until('CrashLoopBackOff', () => get('crashy'), (p) => p.status?.containerStatuses?.[0]?.state.waiting?.reason === 'CrashLoopBackOff');
+    const p = await eventually('CrashLoopBackOff', () => get('crashy'), (p) => p.status?.containerStatuses?.[0]?.state.waiting?.reason === 'CrashLoopBackOff');
     assert.equal(p.status!.containerStatuses![0]!.restartCount, 1);
     assert.equal(p.status!.phase, 'Running');
   });
 
   test('kubectl delete: the kubelet stops the containers, then the pod is gone', async () => {
     await client.create(pod('bye'));
-    await until('bye Running', () => get('bye'), (p) => p.status?.phase === 'Running');
+    await eventually('bye Running', () => get('bye'), (p) => p.status?.phase === 'Running');
     const deleted = await client.delete('pods', 'default', 'bye');
     assert.ok(deleted.metadata?.deletionTimestamp, 'graceful: marked first');
-    await until('bye gone', () => get('bye').then(() => false).catch((e) => (isNotFound(e) ? true : Promise.reject(e))), (gone) => gone);
+    await eventually('bye gone', () => get('bye').then(() => false).catch((e) => (isNotFound(e) ? true : Promise.reject(e))), (gone) => gone);
     assert.equal((await runtime.listManaged()).filter((m) => m.podName === 'bye').length, 0, 'containers removed');
   });
 
   test('a restarted kubelet adopts running containers without restarting them', async () => {
     await client.create(pod('keep'));
-    await until('keep Running', () => get('keep'), (p) => p.status?.phase === 'Running');
+    await eventually('keep Running', () => get('keep'), (p) => p.status?.phase === 'Running');
     const before = (await runtime.listManaged()).filter((m) => m.podName === 'keep').map((m) => m.id).sort();
     await pods.stop();
     pods = new PodManager({ client, runtime, nodeName: NODE, hostIP: '10.0.0.7' });

@@ -1,0 +1,32 @@
+/**
+ * Bounded polling for tests: every wait has a deadline and says what it waited
+ * for when it gives up (with the last value seen).
+ */
+import { isNotFound } from '../../services/lib/errors/index.js';
+
+/** Polls `probe` until it returns something other than undefined/false. */
+export async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Polls `get` until `ok(value)`; a NotFound counts as "not yet". */
+export async function eventually<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 8_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    try {
+      last = await get();
+      if (ok(last)) return last;
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}; last seen: ${JSON.stringify(last)?.slice(0, 600)}`);
+}
