@@ -96,7 +96,11 @@ export class Informer {
     return this.caches.get(resource.plural)?.size ?? 0;
   }
 
-  /** Resolves once the cache has applied `revision` (or rejects after the timeout). */
+  /**
+   * Resolves once the cache has applied `revision` (or rejects after the
+   * timeout). Meant for an informer over every resource: a filtered one only
+   * advances on its own keys, so a foreign revision may never be reached.
+   */
   waitForRevision(revision: number, timeoutMs = 5_000): Promise<void> {
     if (this.lastRevision >= revision) return Promise.resolve();
     return new Promise((resolve, reject) => {

@@ -15,7 +15,7 @@ import {
 } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { resourceFor, RESOURCES, type KObject, type ResourceInfo } from '../api/resources.js';
+import { RESOURCES, type KObject, type ResourceInfo } from '../api/resources.js';
 import { CodecError, decodeObject, encodeObject } from '../codec/index.js';
 import { ApiError, errors } from '../errors/index.js';
 
@@ -284,4 +284,3 @@ function withRevision(obj: KObject, revision: number): KObject {
   return { ...obj, metadata: { ...obj.metadata, resourceVersion: String(revision) } };
 }
 
-export { resourceFor };
