@@ -3,13 +3,13 @@
  * (scripts/build-images.sh builds it when missing). Each run uses a network and a
  * data dir of its own and removes every container, network and folder it made.
  */
+import { readAll, sh } from '../harness/runtime.js';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import type Docker from 'dockerode';
 import {
@@ -33,19 +33,6 @@ function makePod(name: string, containers: Container[], volumes: Volume[] = []):
     metadata: { name: `${name}-${run}`, namespace: 'rt-test', uid: randomUUID() },
     spec: { containers, volumes },
   };
-}
-
-const sh = (name: string, script: string, extra: Partial<Container> = {}): Container => ({
-  name,
-  image: 'busybox',
-  command: ['sh', '-c', script],
-  ...extra,
-});
-
-async function readAll(stream: Readable): Promise<string> {
-  let out = '';
-  for await (const chunk of stream) out += chunk.toString();
-  return out;
 }
 
 // The docker runtime is tested against a real engine or not at all: no engine

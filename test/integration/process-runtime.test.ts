@@ -3,12 +3,12 @@
  * adoption of running processes by a new runtime instance (a kubelet restart).
  * Every test removes its pods and its data dir; any process left over is killed.
  */
+import { readAll, sh } from '../harness/runtime.js';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import {
   isRuntimeError,
@@ -20,19 +20,6 @@ import {
 
 function makePod(name: string, containers: Container[]): Pod {
   return { metadata: { name, namespace: 'rt-test', uid: randomUUID() }, spec: { containers } };
-}
-
-const sh = (name: string, script: string, extra: Partial<Container> = {}): Container => ({
-  name,
-  image: 'busybox',
-  command: ['sh', '-c', script],
-  ...extra,
-});
-
-async function readAll(stream: Readable): Promise<string> {
-  let out = '';
-  for await (const chunk of stream) out += chunk.toString();
-  return out;
 }
 
 /** Alive and not a zombie (a killed child stays one until it is reaped). */

@@ -5,20 +5,11 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ContainerState, ManagedContainer } from './types.js';
+import type { ManagedContainer } from './types.js';
 
-/** One container or sandbox, as persisted. */
-export type ProcessRecord = {
-  id: string;
-  kind: 'sandbox' | 'container';
-  podUid: string;
-  podName: string;
-  namespace: string;
-  container: string;
-  attempt: number;
-  image: string;
-  imageID: string;
-  state: ContainerState;
+/** One container or sandbox, as persisted: what every runtime reports, plus how to find the process again. */
+export type ProcessRecord = ManagedContainer & {
+  createdAt: string;
   /** The command line: the spec's command followed by its args. */
   command: string[];
   env: Record<string, string>;
@@ -26,13 +17,6 @@ export type ProcessRecord = {
   pid?: number;
   /** /proc start time of `pid`: tells the process apart from a later one with the same PID. */
   pidStart?: string;
-  exitCode?: number;
-  reason?: string;
-  createdAt: string;
-  startedAt?: string;
-  finishedAt?: string;
-  ip?: string;
-  sandboxId?: string;
 };
 
 type StateFile = { version: 1; records: ProcessRecord[] };
