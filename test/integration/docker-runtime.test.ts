@@ -1,7 +1,7 @@
 /**
  * The docker runtime against the real engine, with the offline busybox image
- * (scripts/build-images.sh builds it when missing). Each run uses a network and a
- * data dir of its own and removes every container, network and folder it made.
+ * (scripts/build-images.sh builds it when missing). Each run uses a network, node
+ * names and data dirs of its own and removes every container, network and folder it made.
  */
 import { readAll, sh } from '../harness/runtime.js';
 import assert from 'node:assert/strict';
@@ -25,6 +25,9 @@ import {
 
 const run = randomUUID().slice(0, 8);
 const NETWORK = `keelson-test-${run}`;
+/** Two kubelets' nodes on the one engine, as `keelson up --nodes 2` runs them. */
+const NODE = `rt-node-a-${run}`;
+const OTHER_NODE = `rt-node-b-${run}`;
 
 function makePod(name: string, containers: Container[], volumes: Volume[] = []): Pod {
   return {
@@ -45,20 +48,20 @@ describe('docker runtime', () => {
   });
 
   let rt: DockerRuntime;
+  // Unset until the before hooks ran (after() checks, so that it also cleans up after them).
   let docker: Docker;
   let dataDir: string;
-  const pods: string[] = [];
   const foreign: string[] = [];
   const events: RuntimeEvent[] = [];
   let unsubscribe = () => {};
 
-  /** Resolves with the first event (already seen or yet to come) that matches. */
-  function eventFor(match: (e: RuntimeEvent) => boolean, timeoutMs = 15_000): Promise<RuntimeEvent> {
-    const seen = events.find(match);
-    if (seen) return Promise.resolve(seen);
+  /** Resolves with the first event of `runtime` (already in `seen` or yet to come) that matches. */
+  function eventFor(match: (e: RuntimeEvent) => boolean, timeoutMs = 15_000, runtime = rt, seen = events): Promise<RuntimeEvent> {
+    const found = seen.find(match);
+    if (found) return Promise.resolve(found);
     return new Promise((ok, fail) => {
       const timer = setTimeout(() => (off(), fail(new Error('timed out waiting for a runtime event'))), timeoutMs);
-      const off = rt.events((e) => {
+      const off = runtime.events((e) => {
         if (match(e)) {
           clearTimeout(timer);
           off();
@@ -69,14 +72,13 @@ describe('docker runtime', () => {
   }
 
   /** Sandbox + containers, started in order; the pod is removed after the run. */
-  async function runPod(pod: Pod, start = true): Promise<{ sandbox: { id: string; ip: string }; ids: string[] }> {
-    pods.push(pod.metadata.uid);
-    const sandbox = await rt.createSandbox(pod);
+  async function runPod(pod: Pod, start = true, runtime = rt): Promise<{ sandbox: { id: string; ip: string }; ids: string[] }> {
+    const sandbox = await runtime.createSandbox(pod);
     const ids: string[] = [];
     for (const c of pod.spec.containers) {
-      await rt.ensureImage(c.image!, 'IfNotPresent');
-      const id = await rt.createContainer(pod, c, sandbox);
-      if (start) await rt.startContainer(id);
+      await runtime.ensureImage(c.image!, 'IfNotPresent');
+      const id = await runtime.createContainer(pod, c, sandbox);
+      if (start) await runtime.startContainer(id);
       ids.push(id);
     }
     return { sandbox, ids };
@@ -86,7 +88,7 @@ describe('docker runtime', () => {
 
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'keelson-docker-rt-'));
-    rt = await DockerRuntime.connect({ dataDir, network: NETWORK });
+    rt = await DockerRuntime.connect({ dataDir, network: NETWORK, nodeName: NODE });
     docker = rt.client;
     if (!(await docker.getImage('busybox:latest').inspect().catch(() => undefined))) {
       execFileSync('bash', ['scripts/build-images.sh', 'busybox'], { stdio: 'inherit' });
@@ -94,13 +96,21 @@ describe('docker runtime', () => {
     unsubscribe = rt.events((e) => events.push(e));
   });
 
+  // Runs even when a test (or a before hook) failed: every container of this run's
+  // nodes goes, found by label, whatever the tests left behind.
   after(async () => {
     unsubscribe();
-    for (const uid of pods) await rt.removeSandbox(uid).catch(() => {});
-    for (const id of foreign) await docker.getContainer(id).remove({ force: true }).catch(() => {});
-    await docker.getNetwork(NETWORK).remove().catch(() => {});
-    await rt.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (docker) {
+      const d = docker;
+      for (const node of [NODE, OTHER_NODE]) {
+        const left = await d.listContainers({ all: true, filters: { label: [`${Labels.node}=${node}`] } }).catch(() => []);
+        for (const c of left) await d.getContainer(c.Id).remove({ force: true, v: true }).catch(() => {});
+      }
+      for (const id of foreign) await d.getContainer(id).remove({ force: true }).catch(() => {});
+      await d.getNetwork(NETWORK).remove().catch(() => {});
+    }
+    await rt?.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   test('containers of a pod share localhost; labels, names and pod IP', async () => {
@@ -119,10 +129,12 @@ describe('docker runtime', () => {
     assert.equal(info.Config.Labels[Labels.podName], pod.metadata.name);
     assert.equal(info.Config.Labels[Labels.namespace], 'rt-test');
     assert.equal(info.Config.Labels[Labels.container], 'server');
+    assert.equal(info.Config.Labels[Labels.node], NODE);
     assert.equal(info.HostConfig.NetworkMode, `container:${sandbox.id}`);
     assert.equal(info.Name, `/k8s_server_${pod.metadata.name}_rt-test_${pod.metadata.uid.replace(/-/g, '').slice(0, 8)}_0`);
     const sb = await docker.getContainer(sandbox.id).inspect();
     assert.equal(sb.Config.Labels[Labels.container], 'POD');
+    assert.equal(sb.Config.Labels[Labels.node], NODE);
     assert.match(sandbox.ip, /^\d+\.\d+\.\d+\.\d+$/);
     assert.equal(sb.NetworkSettings.Networks[NETWORK]?.IPAddress, sandbox.ip);
 
@@ -170,6 +182,59 @@ describe('docker runtime', () => {
     }
     await rt.removeSandbox(`foreign-${run}`);
     for (const c of [plain, partial]) assert.equal((await c.inspect()).State.Running, true);
+  });
+
+  test('two nodes on one engine: each runtime lists, hears and touches only its own containers', async () => {
+    const other = await DockerRuntime.connect({ dataDir: join(dataDir, 'other-node'), network: NETWORK, nodeName: OTHER_NODE });
+    const otherEvents: RuntimeEvent[] = [];
+    const offOther = other.events((e) => otherEvents.push(e));
+    try {
+      // Node A's pod: one container that exits at once, one that keeps running.
+      const aPod = makePod('node-a', [sh('quick', 'exit 0'), sh('main', 'exec sleep 300')]);
+      const a = await runPod(aPod);
+      const [aQuick, aMain] = a.ids as [string, string];
+      await exitOf(aQuick);
+      // Node B's pod starts after A's container exited: once B hears its own start,
+      // its (ordered) event stream is past A's events.
+      const bPod = makePod('node-b', [sh('main', 'exec sleep 300')]);
+      const b = await runPod(bPod, true, other);
+      const bMain = b.ids[0]!;
+      await eventFor((e) => e.id === bMain && e.type === 'started', 15_000, other, otherEvents);
+      // And A hears its own container stop, which comes after B's start.
+      await rt.stopContainer(aMain, 0);
+      await exitOf(aMain);
+
+      const aIds = [a.sandbox.id, ...a.ids];
+      const bIds = [b.sandbox.id, ...b.ids];
+      assert.equal((await docker.getContainer(bMain).inspect()).Config.Labels[Labels.node], OTHER_NODE);
+      const listedA = (await rt.listManaged()).map((c) => c.id);
+      const listedB = (await other.listManaged()).map((c) => c.id);
+      assert.deepEqual(listedB.sort(), [...bIds].sort());
+      for (const id of aIds) assert.ok(listedA.includes(id), `node A lists its ${id.slice(0, 12)}`);
+      for (const id of bIds) assert.ok(!listedA.includes(id), `node A does not list node B's ${id.slice(0, 12)}`);
+
+      assert.ok(otherEvents.length > 0 && otherEvents.every((e) => !aIds.includes(e.id)), "node B hears none of node A's events");
+      assert.ok(events.some((e) => e.id === aMain) && events.every((e) => !bIds.includes(e.id)), "node A hears none of node B's events");
+
+      for (const [runtime, id] of [[rt, bMain], [rt, b.sandbox.id], [other, aQuick]] as const) {
+        await assert.rejects(runtime.stopContainer(id, 0), isContainerNotFound);
+        await assert.rejects(runtime.startContainer(id), isContainerNotFound);
+        await assert.rejects(runtime.removeContainer(id), isContainerNotFound);
+        await assert.rejects(runtime.logs(id), isContainerNotFound);
+        await assert.rejects(runtime.exec(id, ['true']), isContainerNotFound);
+      }
+      // Orphan cleanup by pod uid on one node leaves the other node's containers alone.
+      await rt.removeSandbox(bPod.metadata.uid);
+      for (const id of bIds) assert.equal((await docker.getContainer(id).inspect()).State.Running, true);
+      await other.removeSandbox(aPod.metadata.uid);
+      assert.equal((await docker.getContainer(a.sandbox.id).inspect()).State.Running, true);
+      await other.removeSandbox(bPod.metadata.uid);
+      assert.deepEqual(await other.listManaged(), []);
+      await rt.removeSandbox(aPod.metadata.uid);
+    } finally {
+      offOther();
+      await other.close();
+    }
   });
 
   test('command and args follow Kubernetes semantics', async () => {
@@ -307,7 +372,7 @@ describe('docker runtime', () => {
   test('a new runtime instance (kubelet restart) finds the running containers; removeSandbox clears the pod', async () => {
     const pod = makePod('adopt', [sh('main', 'exec sleep 300')], [{ name: 'cache', emptyDir: {} }]);
     const { sandbox, ids } = await runPod(pod);
-    const restarted = await DockerRuntime.connect({ dataDir, network: NETWORK });
+    const restarted = await DockerRuntime.connect({ dataDir, network: NETWORK, nodeName: NODE });
     try {
       const mine = (await restarted.listManaged()).filter((c) => c.podUid === pod.metadata.uid);
       const main = mine.find((c) => c.container === 'main')!;

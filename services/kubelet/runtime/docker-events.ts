@@ -1,14 +1,14 @@
 /**
  * Docker's event stream, turned into runtime events. One `GET /events` stream
- * (NDJSON, filtered to containers with the Keelson labels) is open while anyone
- * listens; when the engine drops it (restart), it is reopened from the time of
+ * (NDJSON, filtered to containers with the Keelson labels of this runtime's node)
+ * is open while anyone listens; when the engine drops it (restart), it is reopened from the time of
  * the last event seen, so nothing in between is lost (the engine replays recent
  * events), and the replay's duplicates are dropped.
  */
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import type { EventHub } from './event-hub.js';
-import { IDENTITY_LABELS, isManaged, Labels } from './labels.js';
+import { isOwned, Labels, managedFilter } from './labels.js';
 import type { RuntimeEvent, RuntimeEventType } from './types.js';
 
 type DockerEvent = {
@@ -36,6 +36,8 @@ export class DockerEvents {
     private readonly docker: Docker,
     private readonly hub: EventHub,
     private readonly log: (message: string) => void,
+    /** Only this node's containers; every node's when undefined. */
+    private readonly nodeName?: string,
   ) {}
 
   /** Opens the stream when someone listens, closes it when nobody does. */
@@ -73,7 +75,7 @@ export class DockerEvents {
       stream = (await this.docker.getEvents({
         // Whole seconds: the engine reads a fraction as nanoseconds.
         since: Math.floor(this.cutoffMs / 1000),
-        filters: { type: ['container'], event: Object.keys(ACTIONS), label: [...IDENTITY_LABELS] },
+        filters: { type: ['container'], event: Object.keys(ACTIONS), label: managedFilter(this.nodeName) },
       })) as unknown as Readable;
     } catch (err) {
       this.opening = false;
@@ -124,7 +126,7 @@ export class DockerEvents {
     } catch {
       return;
     }
-    const event = toRuntimeEvent(ev);
+    const event = toRuntimeEvent(ev, this.nodeName);
     if (!event) return;
     const ms = ev.timeNano ? Math.floor(ev.timeNano / 1e6) : (ev.time ?? 0) * 1000;
     const key = `${event.id}/${ev.Action}/${ev.timeNano ?? ev.time}`;
@@ -138,10 +140,11 @@ export class DockerEvents {
   }
 }
 
-export function toRuntimeEvent(ev: DockerEvent): RuntimeEvent | undefined {
+/** The runtime event for a Docker event of a managed container of `nodeName` (any node when undefined). */
+export function toRuntimeEvent(ev: DockerEvent, nodeName?: string): RuntimeEvent | undefined {
   const type = ev.Action ? ACTIONS[ev.Action] : undefined;
   const attrs = ev.Actor?.Attributes;
-  if (ev.Type !== 'container' || !type || !ev.Actor?.ID || !isManaged(attrs)) return undefined;
+  if (ev.Type !== 'container' || !type || !ev.Actor?.ID || !isOwned(attrs, nodeName)) return undefined;
   const ms = ev.timeNano ? Math.floor(ev.timeNano / 1e6) : (ev.time ?? 0) * 1000;
   const event: RuntimeEvent = {
     id: ev.Actor.ID,

@@ -5,8 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseCriLine, rfc3339Nano } from './cri-log.js';
+import { toRuntimeEvent } from './docker-events.js';
 import { containerCreateOptions, sandboxCreateOptions } from './docker-spec.js';
 import { FrameParser } from './docker-streams.js';
+import { identityLabels, Labels, managedFilter } from './labels.js';
 import { defaultPullPolicy, normalizeImage, type Container, type Pod } from './pod-spec.js';
 import { isRuntimeError } from './types.js';
 import { resolveMounts } from './volumes.js';
@@ -95,6 +97,24 @@ test('volume mounts: emptyDir per pod, hostPath types, subPath, errors', (t) => 
   assert.throws(bad([{ name: 'cfg', mountPath: '/x' }]), (e) => configError(e) && /configMap is not supported/.test((e as Error).message));
   const missing = pod([], { volumes: [{ name: 'f', hostPath: { path: join(dir, 'absent'), type: 'File' } }] });
   assert.throws(() => resolveMounts(dir, missing, { name: 'c', volumeMounts: [{ name: 'f', mountPath: '/f' }] }), configError);
+});
+
+test('node scope: created containers carry the node label; filters and events keep to it', () => {
+  const p = pod([{ name: 'c', image: 'x' }]);
+  const sb = sandboxCreateOptions(p, { image: 'busybox:latest', network: 'keelson', name: 'sb', attempt: 0, node: 'node-a' });
+  const c = containerCreateOptions(p, p.spec.containers[0]!, { ...input, node: 'node-a' });
+  assert.deepEqual([sb.Labels![Labels.node], c.Labels![Labels.node]], ['node-a', 'node-a']);
+  assert.equal(containerCreateOptions(p, p.spec.containers[0]!, input).Labels![Labels.node], undefined);
+  assert.deepEqual(managedFilter('node-a').at(-1), 'io.keelson.node=node-a');
+  assert.equal(managedFilter(undefined).length, 4);
+
+  const event = (labels: Record<string, string>) => ({ Type: 'container', Action: 'die', Actor: { ID: 'id1', Attributes: { ...labels, exitCode: '3' } }, time: 1 });
+  const mine = event({ ...identityLabels(p, 'c'), [Labels.node]: 'node-a' });
+  const theirs = event({ ...identityLabels(p, 'c'), [Labels.node]: 'node-b' });
+  assert.equal(toRuntimeEvent(mine, 'node-a')?.exitCode, 3);
+  assert.equal(toRuntimeEvent(theirs, 'node-a'), undefined);
+  assert.equal(toRuntimeEvent(event(identityLabels(p, 'c')), 'node-a'), undefined);
+  assert.equal(toRuntimeEvent(theirs)?.type, 'exited'); // an unscoped runtime hears every node
 });
 
 test('image names and default pull policies', () => {

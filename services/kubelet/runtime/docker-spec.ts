@@ -5,7 +5,7 @@
  */
 import type Docker from 'dockerode';
 import { toBytes, toMilli, tryParseQuantity } from '../../lib/quantity/index.js';
-import { identityLabels, Labels, SANDBOX_CONTAINER } from './labels.js';
+import { identityLabels, Labels, nodeLabels, SANDBOX_CONTAINER } from './labels.js';
 import { normalizeImage, type Container, type ContainerPort, type Pod } from './pod-spec.js';
 import { RuntimeError, type ManagedContainer } from './types.js';
 import type { HostMount } from './volumes.js';
@@ -16,7 +16,14 @@ import type { HostMount } from './volumes.js';
  */
 export const SANDBOX_COMMAND = ['sh', '-c', 'trap "exit 0" TERM INT; while :; do sleep 86400 & wait $!; done'];
 
-export type SandboxSpecInput = { image: string; network: string; name: string; attempt: number };
+export type SandboxSpecInput = {
+  image: string;
+  network: string;
+  name: string;
+  attempt: number;
+  /** The node whose runtime creates it (label `io.keelson.node`); none for an unscoped runtime. */
+  node?: string;
+};
 
 export function sandboxCreateOptions(pod: Pod, input: SandboxSpecInput): Docker.ContainerCreateOptions {
   const ports = podPorts(pod);
@@ -35,6 +42,7 @@ export function sandboxCreateOptions(pod: Pod, input: SandboxSpecInput): Docker.
     Hostname: hostnameOf(pod),
     Labels: {
       ...identityLabels(pod, SANDBOX_CONTAINER),
+      ...nodeLabels(input.node),
       [Labels.kind]: 'sandbox',
       [Labels.attempt]: String(input.attempt),
     },
@@ -53,6 +61,8 @@ export type ContainerSpecInput = {
   attempt: number;
   sandboxId: string;
   mounts: HostMount[];
+  /** The node whose runtime creates it (label `io.keelson.node`); none for an unscoped runtime. */
+  node?: string;
   /** Told about spec fields the runtime skips (env valueFrom). */
   note?: (message: string) => void;
 };
@@ -66,6 +76,7 @@ export function containerCreateOptions(pod: Pod, c: Container, input: ContainerS
     Env: envList(c, input.note),
     Labels: {
       ...identityLabels(pod, c.name),
+      ...nodeLabels(input.node),
       [Labels.kind]: 'container',
       [Labels.attempt]: String(input.attempt),
       [Labels.sandboxId]: input.sandboxId,

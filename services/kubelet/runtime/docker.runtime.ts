@@ -3,8 +3,9 @@
  * sandbox container that owns the network namespace on the user-defined bridge
  * network `keelson` (its IP is the pod IP) plus one container per spec container
  * joined to it, so a pod's containers share localhost. Every container carries the
- * Keelson identity labels, and the runtime reads or changes only containers that
- * do: a container somebody else started is never listed, stopped or removed.
+ * Keelson identity labels and its node's label, and the runtime reads or changes only
+ * containers that carry them: a container somebody else (or another node's kubelet
+ * on the same engine) started is never listed, stopped or removed.
  */
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -16,7 +17,7 @@ import { dockerMessage, shortId as short, statusOf } from './docker-errors.js';
 import { DockerImages } from './docker-images.js';
 import { FrameMerger, splitFrames } from './docker-streams.js';
 import { DockerEvents } from './docker-events.js';
-import { IDENTITY_LABELS, isManaged, Labels, runtimeName, SANDBOX_CONTAINER } from './labels.js';
+import { isManaged, isOwned, Labels, managedFilter, runtimeName, SANDBOX_CONTAINER } from './labels.js';
 import type { Container, Pod, PullPolicy } from './pod-spec.js';
 import {
   RuntimeError,
@@ -37,6 +38,12 @@ import { createEmptyDirs, podDir, resolveMounts } from './volumes.js';
 export type DockerRuntimeOptions = {
   /** Folder for per-pod data (emptyDir volumes). Must be visible to the engine at the same path. */
   dataDir: string;
+  /**
+   * The node this runtime serves. Its containers are labelled `io.keelson.node=<nodeName>`
+   * and it sees only those, so kubelets sharing one engine leave each other's alone.
+   * A kubelet must set it; without it the runtime sees every node's containers (tools).
+   */
+  nodeName?: string;
   /** The engine's socket; default: DOCKER_HOST or /var/run/docker.sock. */
   socketPath?: string;
   /** The user-defined bridge network pods live on (created when missing). Default `keelson`. */
@@ -61,6 +68,7 @@ export class DockerRuntime implements ContainerRuntime {
   private readonly images: DockerImages;
   private readonly dataDir: string;
   private readonly network: string;
+  private readonly nodeName: string | undefined;
   private readonly sandboxImage: string;
   private readonly log: (message: string) => void;
   private networkReady?: Promise<void>;
@@ -71,10 +79,11 @@ export class DockerRuntime implements ContainerRuntime {
   ) {
     this.dataDir = resolve(options.dataDir);
     this.network = options.network ?? 'keelson';
+    this.nodeName = options.nodeName;
     this.sandboxImage = options.sandboxImage ?? 'busybox:latest';
     this.log = options.log ?? (() => {});
     this.hub = new EventHub((err) => this.log(`runtime event listener failed: ${String(err)}`));
-    this.events$ = new DockerEvents(docker, this.hub, this.log);
+    this.events$ = new DockerEvents(docker, this.hub, this.log, this.nodeName);
     this.images = new DockerImages(docker, {
       pullIdleTimeoutMs: options.pullIdleTimeoutMs ?? 30_000,
       offlineFallback: options.offlineFallback !== false,
@@ -139,7 +148,7 @@ export class DockerRuntime implements ContainerRuntime {
     createEmptyDirs(this.dataDir, pod);
     const attempt = nextAttempt(existing);
     const id = await this.createNamed(pod, SANDBOX_CONTAINER, attempt, (name, a) =>
-      sandboxCreateOptions(pod, { image: this.sandboxImage, network: this.network, name, attempt: a }),
+      sandboxCreateOptions(pod, { image: this.sandboxImage, network: this.network, name, attempt: a, ...this.nodeInput() }),
     );
     try {
       await this.docker.getContainer(id).start();
@@ -155,7 +164,7 @@ export class DockerRuntime implements ContainerRuntime {
     const siblings = (await this.listPod(pod.metadata.uid)).filter((c) => c.Labels[Labels.container] === container.name);
     const attempt = options.attempt ?? nextAttempt(siblings);
     return this.createNamed(pod, container.name, attempt, (name, a) =>
-      containerCreateOptions(pod, container, { name, attempt: a, sandboxId: sandbox.id, mounts, note: this.log }),
+      containerCreateOptions(pod, container, { name, attempt: a, sandboxId: sandbox.id, mounts, note: this.log, ...this.nodeInput() }),
     );
   }
 
@@ -198,8 +207,8 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async listManaged(): Promise<ManagedContainer[]> {
-    const list = await this.docker.listContainers({ all: true, filters: { label: [...IDENTITY_LABELS] } });
-    const out = await mapLimit(list, 8, async (c) => {
+    const list = await this.docker.listContainers({ all: true, filters: { label: managedFilter(this.nodeName) } });
+    const out = await mapLimit(list.filter((c) => isOwned(c.Labels, this.nodeName)), 8, async (c) => {
       try {
         return toManaged(await this.docker.getContainer(c.Id).inspect(), this.network);
       } catch (err) {
@@ -286,7 +295,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   // ---- internals ----
 
-  /** Inspects a container and refuses it unless it carries the Keelson labels. */
+  /** Inspects a container and refuses it unless it carries the Keelson labels of this node. */
   private async managed(id: string): Promise<Docker.ContainerInspectInfo> {
     const info = await this.inspectManaged(id);
     if (!info) throw new RuntimeError('ContainerNotFound', `no such container: ${short(id)}`);
@@ -305,6 +314,11 @@ export class DockerRuntime implements ContainerRuntime {
     if (!isManaged(info.Config.Labels)) {
       throw new RuntimeError('ContainerNotFound', `container ${short(id)} was not created by Keelson (no io.keelson labels); leaving it alone`);
     }
+    if (!isOwned(info.Config.Labels, this.nodeName)) {
+      const owner = info.Config.Labels[Labels.node];
+      const whose = owner === undefined ? 'has no node label' : `belongs to node ${owner}`;
+      throw new RuntimeError('ContainerNotFound', `container ${short(id)} ${whose}, not to node ${this.nodeName}; leaving it alone`);
+    }
     return info;
   }
 
@@ -316,13 +330,18 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  /** Every managed container (and sandbox) of one pod. */
+  /** Every managed container (and sandbox) of one pod on this node. */
   private async listPod(podUid: string): Promise<Docker.ContainerInfo[]> {
     const list = await this.docker.listContainers({
       all: true,
-      filters: { label: [...IDENTITY_LABELS, `${Labels.podUid}=${podUid}`] },
+      filters: { label: [...managedFilter(this.nodeName), `${Labels.podUid}=${podUid}`] },
     });
-    return list.filter((c) => isManaged(c.Labels));
+    return list.filter((c) => isOwned(c.Labels, this.nodeName));
+  }
+
+  /** The node label's input to the create options, when the runtime is scoped to a node. */
+  private nodeInput(): { node?: string } {
+    return this.nodeName === undefined ? {} : { node: this.nodeName };
   }
 
   /** Creates a container named for its attempt; a taken name moves on to the next attempt. */

@@ -11,33 +11,39 @@ import { isRuntimeError, type ContainerRuntime, type RuntimeName } from './types
 
 export * from './types.js';
 export * from './pod-spec.js';
-export { Labels, IDENTITY_LABELS, SANDBOX_CONTAINER, isManaged, runtimeName } from './labels.js';
+export { Labels, IDENTITY_LABELS, SANDBOX_CONTAINER, isManaged, isOwned, runtimeName } from './labels.js';
 export { DockerRuntime, type DockerRuntimeOptions } from './docker.runtime.js';
 export { ProcessRuntime, type ProcessRuntimeOptions } from './process.runtime.js';
 export { FakeRuntime, type FakeRuntimeOptions } from './fake.runtime.js';
 
 export type CreateRuntimeOptions = {
   kind: RuntimeName | 'auto';
-  /** The runtime's data dir (per-pod folders, process logs and state). Not used by `fake`. */
+  /**
+   * The node the runtime serves. Docker labels its containers with it and sees only
+   * those (kubelets can share one engine); `process` is scoped by its own `dataDir`
+   * instead, and each `fake` runtime by its instance.
+   */
+  nodeName: string;
+  /** The runtime's data dir (per-pod folders, process logs and state), one per node. Not used by `fake`. */
   dataDir: string;
-  docker?: Omit<DockerRuntimeOptions, 'dataDir' | 'log'>;
+  docker?: Omit<DockerRuntimeOptions, 'dataDir' | 'log' | 'nodeName'>;
   fake?: FakeRuntimeOptions;
   log?: (message: string) => void;
 };
 
 export async function createRuntime(options: CreateRuntimeOptions): Promise<ContainerRuntime> {
-  const { kind, dataDir, log } = options;
+  const { kind, dataDir, nodeName, log } = options;
   const withLog = log ? { log } : {};
   switch (kind) {
     case 'docker':
-      return DockerRuntime.connect({ ...options.docker, dataDir, ...withLog });
+      return DockerRuntime.connect({ ...options.docker, dataDir, nodeName, ...withLog });
     case 'process':
       return ProcessRuntime.open({ dataDir, ...withLog });
     case 'fake':
       return new FakeRuntime(options.fake);
     case 'auto':
       try {
-        return await DockerRuntime.connect({ ...options.docker, dataDir, ...withLog });
+        return await DockerRuntime.connect({ ...options.docker, dataDir, nodeName, ...withLog });
       } catch (err) {
         if (!isRuntimeError(err, 'RuntimeUnavailable')) throw err;
         log?.(`no Docker engine (${err.message}); using the process runtime`);

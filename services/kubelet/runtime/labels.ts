@@ -2,6 +2,8 @@
  * How runtimes mark what they created. The four `io.keelson.*` identity labels are
  * a contract (DESIGN.md): the kubelet lists, adopts and touches only containers that
  * carry all of them, so a container someone else started is never stopped or removed.
+ * `io.keelson.node` scopes them to one node: several kubelets can share one Docker
+ * engine (`keelson up --nodes 2`), and each sees only the containers it created.
  */
 import { podNamespace, type Pod } from './pod-spec.js';
 
@@ -18,6 +20,8 @@ export const Labels = {
   sandboxId: 'io.keelson.sandbox-id',
   /** Containers: the spec's `ports`, as JSON (Docker cannot publish them on a joined namespace). */
   ports: 'io.keelson.ports',
+  /** The node (kubelet) whose runtime created the container. */
+  node: 'io.keelson.node',
 } as const;
 
 /** The labels every managed container has; a filter on all of them finds exactly Keelson's. */
@@ -38,6 +42,21 @@ export function identityLabels(pod: Pod, container: string): Record<string, stri
 /** True when all four identity labels are present. */
 export function isManaged(labels: Record<string, string> | undefined | null): boolean {
   return !!labels && IDENTITY_LABELS.every((l) => typeof labels[l] === 'string');
+}
+
+/** The node label, or none for a runtime not scoped to a node. */
+export function nodeLabels(nodeName: string | undefined): Record<string, string> {
+  return nodeName === undefined ? {} : { [Labels.node]: nodeName };
+}
+
+/** Docker `label` filters that find the managed containers of one node (of every node without a name). */
+export function managedFilter(nodeName: string | undefined): string[] {
+  return nodeName === undefined ? [...IDENTITY_LABELS] : [...IDENTITY_LABELS, `${Labels.node}=${nodeName}`];
+}
+
+/** True for a managed container of this node (of any node without a name). */
+export function isOwned(labels: Record<string, string> | undefined | null, nodeName: string | undefined): boolean {
+  return isManaged(labels) && (nodeName === undefined || labels![Labels.node] === nodeName);
 }
 
 /** `k8s_<container>_<pod>_<namespace>_<uid8>_<attempt>`: readable in `docker ps`, unique per attempt. */
