@@ -17,8 +17,9 @@ test('model-based paths take every transition and reach every state', () => {
   // Guards read context and event data, which stay out of the state key; they are
   // covered by events that carry the data (both exit codes, both directions of a
   // grace change, the actors' outputs) and by one traversal per input that a
-  // guard reads (each restart policy, and pull policy Never against the rest).
-  // The first STOP is the longer one, so the shorter one later cuts it.
+  // guard reads (each restart policy, pull policy Never against the rest, with
+  // and without a startup probe). The first STOP is the longer one, so the
+  // shorter one later cuts it. STARTED and STARTUP_FAILED carry no data.
   const events: AnyEventObject[] = [
     { type: 'START', sandboxID: 'sb1' },
     { type: 'ADOPT', containerID: 'docker://a1', startedAt: '2025-01-01T00:00:00Z' },
@@ -31,10 +32,12 @@ test('model-based paths take every transition and reach every state', () => {
     { type: 'STOP', graceSeconds: 0 },
   ];
   const inputs = (['Always', 'OnFailure', 'Never'] as const).flatMap((restartPolicy) =>
-    (['IfNotPresent', 'Never'] as const).map((imagePullPolicy): ContainerInput => ({ name: 'app', image: 'nginx', restartPolicy, imagePullPolicy })),
+    (['IfNotPresent', 'Never'] as const).flatMap((imagePullPolicy) =>
+      [false, true].map((hasStartupProbe): ContainerInput => ({ name: 'app', image: 'nginx', restartPolicy, imagePullPolicy, hasStartupProbe })),
+    ),
   );
   const cov = transitionCoverage(containerMachine, { events, inputs });
-  assert.ok(cov.all.length >= 26, `expected the machine's transitions, got ${cov.all.length}`);
+  assert.ok(cov.all.length >= 27, `expected the machine's transitions, got ${cov.all.length}`);
   assert.deepEqual(cov.missing, [], `transitions no path covers:\n${cov.missing.join('\n')}`);
   assert.deepEqual(cov.states.filter((s) => !cov.reached.has(s)), []);
 });
@@ -86,7 +89,7 @@ const waitingReason = (s: ReturnType<typeof containerStatus>) => ('waiting' in s
 test('a crashing container restarts after 10, 20, 40, … s, capped at 5 min', async () => {
   const rt = runtime();
   const actor = await rt.start();
-  assert.ok(actor.getSnapshot().matches({ Running: 'Settling' }));
+  assert.ok(actor.getSnapshot().matches({ Running: { Up: { Uptime: 'Settling' } } }));
   const seen: number[] = [];
   for (const expected of [10, 20, 40, 80, 160, 300, 300, 300]) {
     const starts = rt.calls.startContainer.length;
@@ -105,7 +108,7 @@ test('a crashing container restarts after 10, 20, 40, … s, capped at 5 min', a
   }
   assert.equal(actor.getSnapshot().context.restartCount, seen.length);
   assert.deepEqual(rt.calls.startContainer.map((c) => c.restartCount), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
-  assert.deepEqual([0, 10_000, 160_000, 300_000].map(nextBackOff), [10_000, 20_000, 300_000, 300_000]);
+  assert.deepEqual([0, 10_000, 160_000, 300_000].map((ms) => nextBackOff(ms)), [10_000, 20_000, 300_000, 300_000]);
   assert.deepEqual([10_000, 80_000, 300_000].map(goDuration), ['10s', '1m20s', '5m0s']);
   actor.stop();
 });
@@ -125,7 +128,7 @@ test('the crash back-off starts over once an instance ran 10 min, not before', a
   rt.clock.increment(600_000 - 1);
   assert.equal(await crashAndRestart(), 40_000, 'ran just under 10 min: the back-off keeps growing');
   rt.clock.increment(600_000);
-  assert.ok(actor.getSnapshot().matches({ Running: 'Stable' }));
+  assert.ok(actor.getSnapshot().matches({ Running: { Up: { Uptime: 'Stable' } } }));
   assert.equal(await crashAndRestart(), 10_000, 'ran 10 min: the back-off starts over');
   actor.stop();
 });
@@ -261,6 +264,127 @@ test('a liveness failure kills the container, which restarts per policy', async 
     assert.equal(actor.getSnapshot().context.restartCount, restarts ? 1 : 0);
     actor.stop();
   }
+});
+
+test('a startup probe holds back started, readiness and liveness until it passes', async () => {
+  const rt = runtime();
+  const actor = await rt.start({ hasStartupProbe: true });
+  const status = () => containerStatus(actor.getSnapshot());
+  assert.ok(actor.getSnapshot().matches({ Running: { Up: { Startup: 'Starting' } } }));
+  assert.ok('running' in status().state, 'running, just not started');
+  assert.equal(status().started, false);
+  actor.send({ type: 'READY_CHANGED', ready: true });
+  actor.send({ type: 'LIVENESS_FAILED' });
+  await settle();
+  assert.equal(status().ready, false, 'no readiness before the startup probe passed');
+  assert.deepEqual(rt.calls.stopContainer, [], 'no liveness kill before the startup probe passed');
+  actor.send({ type: 'STARTED' });
+  assert.equal(status().started, true);
+  assert.equal(status().ready, false, 'started is not ready');
+  actor.send({ type: 'READY_CHANGED', ready: true });
+  assert.equal(status().ready, true);
+  actor.send({ type: 'STARTUP_FAILED' });
+  await settle();
+  assert.deepEqual(rt.calls.stopContainer, [], 'a late startup failure of a started container changes nothing');
+  assert.ok(actor.getSnapshot().matches({ Running: { Up: { Startup: 'Started' } } }));
+  actor.stop();
+});
+
+test('without a startup probe a container is started as soon as it runs', async () => {
+  const rt = runtime();
+  const actor = await rt.start({ hasStartupProbe: false });
+  assert.ok(actor.getSnapshot().matches({ Running: { Up: { Startup: 'Started', Uptime: 'Settling' } } }));
+  assert.equal(containerStatus(actor.getSnapshot()).started, true);
+  actor.stop();
+});
+
+test('a failing startup probe kills the container, restarted per policy and probed again', async () => {
+  for (const [restartPolicy, restarts] of [['Always', true], ['OnFailure', true], ['Never', false]] as const) {
+    const rt = runtime();
+    const actor = await rt.start({ restartPolicy, hasStartupProbe: true, terminationGracePeriodSeconds: 5 });
+    actor.send({ type: 'STARTUP_FAILED' });
+    await settle();
+    assert.deepEqual(rt.calls.stopContainer, [{ containerID: 'docker://c1', graceSeconds: 5 }], restartPolicy);
+    assert.ok(actor.getSnapshot().matches({ Running: 'Killing' }));
+    assert.equal(containerStatus(actor.getSnapshot()).started, false);
+    actor.send({ type: 'EXITED', exitCode: 137, finishedAt: rt.at() });
+    assert.equal(actor.getSnapshot().matches({ Waiting: 'CrashLoopBackOff' }), restarts, restartPolicy);
+    if (restarts) {
+      rt.clock.increment(10_000);
+      await settle();
+      const status = containerStatus(actor.getSnapshot());
+      assert.equal(status.containerID, 'docker://c2');
+      assert.equal(status.restartCount, 1);
+      assert.equal(status.started, false, 'the new instance starts un-started');
+      assert.ok(actor.getSnapshot().matches({ Running: { Up: { Startup: 'Starting' } } }));
+    } else {
+      assert.equal(actor.getSnapshot().status, 'done');
+    }
+    actor.stop();
+  }
+});
+
+test('a started container that crashes starts its next instance un-started', async () => {
+  const rt = runtime();
+  const actor = await rt.start({ hasStartupProbe: true });
+  actor.send({ type: 'STARTED' });
+  actor.send({ type: 'READY_CHANGED', ready: true });
+  actor.send({ type: 'EXITED', exitCode: 1, finishedAt: rt.at() });
+  assert.equal(containerStatus(actor.getSnapshot()).started, false);
+  rt.clock.increment(10_000);
+  await settle();
+  assert.equal(containerStatus(actor.getSnapshot()).containerID, 'docker://c2');
+  assert.deepEqual([containerStatus(actor.getSnapshot()).started, containerStatus(actor.getSnapshot()).ready], [false, false]);
+  actor.stop();
+});
+
+test('an adopted container with a startup probe is un-started until probed again', async () => {
+  const rt = runtime();
+  const actor = rt.create({ hasStartupProbe: true });
+  actor.send({ type: 'ADOPT', containerID: 'docker://old', startedAt: '2025-01-01T00:00:00.000Z', restartCount: 2 });
+  const status = containerStatus(actor.getSnapshot());
+  assert.deepEqual([status.state, status.started, status.ready], [{ running: { startedAt: '2025-01-01T00:00:00.000Z' } }, false, false]);
+  actor.send({ type: 'STARTED' });
+  assert.equal(containerStatus(actor.getSnapshot()).started, true);
+  assert.deepEqual(rt.calls.startContainer, [], 'adopted, not started again');
+  actor.stop();
+});
+
+test('a configured back-off sets the first wait, the cap and the reset period', async () => {
+  const backOff = { initialMs: 1_000, maxMs: 8_000 };
+  assert.deepEqual([0, 1_000, 4_000, 8_000].map((ms) => nextBackOff(ms, backOff)), [1_000, 2_000, 8_000, 8_000]);
+  assert.equal(nextBackOff(0, { initialMs: 20_000, maxMs: 8_000 }), 8_000, 'never above the cap');
+  const rt = runtime();
+  const actor = await rt.start({ backOff });
+  for (const expected of [1, 2, 4, 8, 8]) {
+    const starts = rt.calls.startContainer.length;
+    actor.send({ type: 'EXITED', exitCode: 1, finishedAt: rt.at() });
+    assert.deepEqual(containerStatus(actor.getSnapshot()).state, { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${expected}s restarting failed container=app` } });
+    rt.clock.increment(expected * 1000 - 1);
+    await settle();
+    assert.equal(rt.calls.startContainer.length, starts, `restarted before ${expected} s`);
+    rt.clock.increment(1);
+    await settle();
+    assert.equal(rt.calls.startContainer.length, starts + 1, `not restarted at ${expected} s`);
+  }
+  rt.clock.increment(16_000 - 1);
+  assert.ok(actor.getSnapshot().matches({ Running: { Up: { Uptime: 'Settling' } } }), 'not yet 2 × the cap');
+  rt.clock.increment(1);
+  assert.ok(actor.getSnapshot().matches({ Running: { Up: { Uptime: 'Stable' } } }), 'ran 2 × the cap');
+  actor.send({ type: 'EXITED', exitCode: 1, finishedAt: rt.at() });
+  assert.equal(actor.getSnapshot().context.crashBackOffMs, 1_000, 'the back-off started over');
+  actor.stop();
+
+  // Image pulls back off on the same numbers.
+  const pulls = runtime();
+  pulls.pullErrors.push(new Error('timeout'), new Error('timeout'));
+  const puller = await pulls.start({ backOff });
+  assert.equal(puller.getSnapshot().context.pullBackOffMs, 1_000);
+  pulls.clock.increment(1_000);
+  await settle();
+  assert.equal(pulls.calls.ensureImage.length, 2);
+  assert.equal(puller.getSnapshot().context.pullBackOffMs, 2_000);
+  puller.stop();
 });
 
 test('STOP ends a running container for good; a shorter grace cuts it', async () => {

@@ -1,16 +1,20 @@
 /**
- * One container of a pod, as the kubelet runs it: image, start, restart with
- * back-off, liveness kills, stop. Pure: the kubelet service supplies the three
- * runtime actors with `.provide()` and feeds runtime and probe events in.
+ * One container of a pod, as the kubelet runs it: image, start, startup probe,
+ * restart with back-off, liveness kills, stop. Pure: the kubelet service supplies
+ * the three runtime actors with `.provide()` and feeds runtime and probe events in.
  *
- *   Waiting.Pending ──START──► PullingImage ──────► Creating ──────► Running.Settling ─10 min─► Stable
- *      │                         │ pull failed        │ start failed     │ LIVENESS_FAILED ► Killing
- *      │                         ▼                    ▼                  │ STOP ► Stopping
- *      │        PullBackOff (ErrImagePull ►   CreateContainerError       │
+ *   Waiting.Pending ──START──► PullingImage ──────► Creating ──────► Running.Up
+ *      │                         │ pull failed        │ start failed     │ STARTUP_FAILED (Starting) or
+ *      │                         ▼                    ▼                  │ LIVENESS_FAILED (Started) ► Killing
+ *      │        PullBackOff (ErrImagePull ►   CreateContainerError       │ STOP ► Stopping
  *      │          ImagePullBackOff), or              │ back-off          │ EXITED, restart due
  *      │        ErrImageNeverPull ─back-off─► PullingImage ◄─back-off─ CrashLoopBackOff
- *      └──ADOPT──────────────────────────────────────────────────────► Running.Settling
+ *      └──ADOPT──────────────────────────────────────────────────────► Running.Up
  *   STOP while Waiting, EXITED with no restart due, EXITED while Stopping ──► Terminated (final)
+ *
+ *   Running.Up has two regions, side by side:
+ *     Startup: Starting ──STARTED──► Started   (no startup probe: Started at once)
+ *     Uptime:  Settling ──10 min──► Stable     (2 × the back-off cap; Stable resets the crash back-off)
  *
  * Actors the service must provide (each rejects with an Error whose message the
  * user sees as the waiting message):
@@ -31,15 +35,22 @@
  *  - `EXITED { exitCode, reason?, message?, finishedAt }` from the runtime's event
  *    stream (reason e.g. OOMKilled; default Completed for 0, Error otherwise). If
  *    the runtime lost the container, send exit 137, reason ContainerStatusUnknown.
- *  - `READY_CHANGED { ready }` and `LIVENESS_FAILED` from the probe loop.
+ *  - `STARTED` when the startup probe passed and `STARTUP_FAILED` when it failed
+ *    failureThreshold times in a row (a liveness-style kill follows); only while
+ *    Starting. Each instance starts again un-started, an adopted one too, so
+ *    the service probes it again.
+ *  - `READY_CHANGED { ready }` and `LIVENESS_FAILED` from the probe loops; only
+ *    heard once Started (before that neither probe runs, as in Kubernetes).
  *  - `STOP { graceSeconds }` from the pod; a shorter grace cuts a stop in progress.
  *
  * Timing (Kubernetes): a restart waits 10 s, doubling to a 5 min cap, and the
- * back-off is forgotten once an instance has run 10 min. Kubernetes' own kubelet
- * restarts the very first crash at once; this machine follows the documented
- * 10 s, 20 s, 40 s, … sequence. Image pulls back off the same way on their own
- * counter; a failed pull shows ErrImagePull until the pod's next sync (10 s, the
- * pod worker's retry period) and ImagePullBackOff for the rest of the back-off.
+ * back-off is forgotten once an instance has run 10 min (twice the cap). Kubernetes'
+ * own kubelet restarts the very first crash at once; this machine follows the
+ * documented 10 s, 20 s, 40 s, … sequence. Image pulls back off the same way on
+ * their own counter; a failed pull shows ErrImagePull until the pod's next sync
+ * (10 s, the pod worker's retry period) and ImagePullBackOff for the rest of the
+ * back-off. The input `backOff` changes the first wait and the cap (tests use
+ * seconds); the reset period follows the cap.
  *
  * `containerStatus(snapshot)` gives the pod's `status.containerStatuses[]` entry.
  */
@@ -78,6 +89,9 @@ export type ContainerStatus = {
   started: boolean;
 };
 
+/** A back-off that starts at `initialMs` and doubles up to `maxMs`. */
+export type BackOff = { initialMs: number; maxMs: number };
+
 export type ContainerInput = {
   name: string;
   image: string;
@@ -85,14 +99,20 @@ export type ContainerInput = {
   imagePullPolicy?: PullPolicy;
   /** The pod's restart policy. Default Always. */
   restartPolicy?: RestartPolicy;
-  /** Grace for a liveness kill. Default 30. */
+  /** Grace for a liveness or startup kill. Default 30. */
   terminationGracePeriodSeconds?: number;
+  /** The container has a startup probe: each instance waits for STARTED. Default false. */
+  hasStartupProbe?: boolean;
+  /** Crash and image-pull back-off. Default Kubernetes': 10 s doubling to 5 min. */
+  backOff?: BackOff;
 };
 
 export type ContainerEvent =
   | { type: 'START'; sandboxID: string }
   | { type: 'ADOPT'; containerID: string; startedAt: string; imageID?: string; restartCount?: number }
   | { type: 'EXITED'; exitCode: number; reason?: string; message?: string; finishedAt: string }
+  | { type: 'STARTED' }
+  | { type: 'STARTUP_FAILED' }
   | { type: 'READY_CHANGED'; ready: boolean }
   | { type: 'LIVENESS_FAILED' }
   | { type: 'STOP'; graceSeconds: number };
@@ -109,6 +129,8 @@ export type ContainerContext = Required<ContainerInput> & {
   last?: Termination;
   prior?: Termination;
   ready: boolean;
+  /** The current instance passed its startup probe (or has none). */
+  started: boolean;
   /** The error behind the current waiting reason. */
   message?: string;
   /** Wait before the next restart; 0 while no back-off is running. */
@@ -124,14 +146,16 @@ export type StopContainerInput = { containerID: string; graceSeconds: number };
 
 export const BACKOFF_INITIAL_MS = 10_000;
 export const BACKOFF_MAX_MS = 300_000;
-/** An instance that ran this long resets the crash back-off (2 × the cap, as in the kubelet). */
-export const BACKOFF_RESET_MS = 600_000;
+/** Kubernetes' back-off, the default. */
+export const DEFAULT_BACKOFF: BackOff = { initialMs: BACKOFF_INITIAL_MS, maxMs: BACKOFF_MAX_MS };
+/** An instance that ran this long resets the default crash back-off (2 × the cap, as in the kubelet). */
+export const BACKOFF_RESET_MS = 2 * BACKOFF_MAX_MS;
 /** The pod worker's retry period: how long a failed attempt's own reason shows. */
 export const POD_SYNC_RETRY_MS = 10_000;
 
-/** The back-off after one that lasted `previousMs` (0: none yet): 10 s, 20 s, … 5 min. */
-export function nextBackOff(previousMs: number): number {
-  return previousMs === 0 ? BACKOFF_INITIAL_MS : Math.min(previousMs * 2, BACKOFF_MAX_MS);
+/** The back-off after one that lasted `previousMs` (0: none yet): 10 s, 20 s, … 5 min by default. */
+export function nextBackOff(previousMs: number, backOff: BackOff = DEFAULT_BACKOFF): number {
+  return Math.min(previousMs === 0 ? backOff.initialMs : previousMs * 2, backOff.maxMs);
 }
 
 /** Whether the restart policy restarts a container that exited with `exitCode`. */
@@ -169,10 +193,11 @@ export const containerMachine = setup({
     crashBackOff: ({ context }) => context.crashBackOffMs,
     imagePullBackOff: ({ context }) => context.pullBackOffMs,
     podSyncRetry: POD_SYNC_RETRY_MS,
-    backOffReset: BACKOFF_RESET_MS,
+    backOffReset: ({ context }) => 2 * context.backOff.maxMs,
   },
   guards: {
     pullNever: ({ context }) => context.imagePullPolicy === 'Never',
+    withoutStartupProbe: ({ context }) => !context.hasStartupProbe,
     restartDue: ({ context, event }) => {
       assertEvent(event, 'EXITED');
       return restartsAfter(context.restartPolicy, event.exitCode);
@@ -198,11 +223,11 @@ export const containerMachine = setup({
     }),
     recordImage: assign((_, output: { imageID: string }) => ({ imageID: output.imageID, pullBackOffMs: 0, message: undefined })),
     recordImageMissing: assign(({ context }) => ({
-      pullBackOffMs: nextBackOff(context.pullBackOffMs),
+      pullBackOffMs: nextBackOff(context.pullBackOffMs, context.backOff),
       message: `Container image "${context.image}" is not present with pull policy of Never`,
     })),
     recordPullFailure: assign(({ context }, { error }: { error: unknown }) => ({
-      pullBackOffMs: nextBackOff(context.pullBackOffMs),
+      pullBackOffMs: nextBackOff(context.pullBackOffMs, context.backOff),
       message: errorMessage(error),
     })),
     recordStart: assign((_, output: { containerID: string; startedAt: string }) => ({
@@ -211,7 +236,7 @@ export const containerMachine = setup({
       message: undefined,
     })),
     recordCreateFailure: assign(({ context }, { error }: { error: unknown }) => ({
-      crashBackOffMs: nextBackOff(context.crashBackOffMs),
+      crashBackOffMs: nextBackOff(context.crashBackOffMs, context.backOff),
       message: errorMessage(error),
     })),
     recordExit: assign(({ context, event }) => {
@@ -228,7 +253,7 @@ export const containerMachine = setup({
     }),
     scheduleRestart: assign(({ context }) => ({
       restartCount: context.restartCount + 1,
-      crashBackOffMs: nextBackOff(context.crashBackOffMs),
+      crashBackOffMs: nextBackOff(context.crashBackOffMs, context.backOff),
     })),
     /** Stopped before any instance ran: Kubernetes reports it as lost, exit 137. */
     stopBeforeRunning: assign(({ context }) =>
@@ -251,6 +276,9 @@ export const containerMachine = setup({
       return { ready: event.ready };
     }),
     markUnready: assign({ ready: false }),
+    /** A new instance (started or adopted) has not passed its startup probe yet. */
+    unstart: assign({ started: false }),
+    markStarted: assign({ started: true }),
     resetCrashBackOff: assign({ crashBackOffMs: 0 }),
     recordStopError: assign((_, { error }: { error: unknown }) => ({ message: errorMessage(error) })),
   },
@@ -263,9 +291,12 @@ export const containerMachine = setup({
     imagePullPolicy: input.imagePullPolicy ?? 'IfNotPresent',
     restartPolicy: input.restartPolicy ?? 'Always',
     terminationGracePeriodSeconds: input.terminationGracePeriodSeconds ?? 30,
+    hasStartupProbe: input.hasStartupProbe ?? false,
+    backOff: input.backOff ?? DEFAULT_BACKOFF,
     imageID: '',
     restartCount: 0,
     ready: false,
+    started: false,
     crashBackOffMs: 0,
     pullBackOffMs: 0,
     graceSeconds: input.terminationGracePeriodSeconds ?? 30,
@@ -339,7 +370,8 @@ export const containerMachine = setup({
     },
     /** An instance is running (Kubernetes shows it running until it has exited). */
     Running: {
-      initial: 'Settling',
+      initial: 'Up',
+      entry: 'unstart',
       on: {
         EXITED: [
           { guard: 'restartDue', target: 'Waiting.CrashLoopBackOff', actions: ['recordExit', 'scheduleRestart'] },
@@ -348,17 +380,39 @@ export const containerMachine = setup({
         STOP: { target: '.Stopping', actions: 'recordGrace' },
       },
       states: {
-        /** Running less than 10 min: a crash now keeps growing the back-off. */
-        Settling: {
-          after: { backOffReset: 'Stable' },
-          on: { READY_CHANGED: { actions: 'setReady' }, LIVENESS_FAILED: 'Killing' },
+        /** Running and left alone: its startup and its uptime are followed side by side. */
+        Up: {
+          type: 'parallel',
+          states: {
+            /** Whether the instance has started (containerStatuses[].started). */
+            Startup: {
+              initial: 'Starting',
+              states: {
+                /** The startup probe has not passed yet: no readiness, no liveness. */
+                Starting: {
+                  always: { guard: 'withoutStartupProbe', target: 'Started' },
+                  on: { STARTED: 'Started', STARTUP_FAILED: '#container.Running.Killing' },
+                },
+                /** Started: the readiness and liveness probes have their say. */
+                Started: {
+                  entry: 'markStarted',
+                  on: { READY_CHANGED: { actions: 'setReady' }, LIVENESS_FAILED: '#container.Running.Killing' },
+                },
+              },
+            },
+            /** How long the instance has run, for the crash back-off. */
+            Uptime: {
+              initial: 'Settling',
+              states: {
+                /** Running less than 2 × the back-off cap (10 min): a crash now keeps growing the back-off. */
+                Settling: { after: { backOffReset: 'Stable' } },
+                /** Ran that long: the crash back-off starts over. */
+                Stable: { entry: 'resetCrashBackOff' },
+              },
+            },
+          },
         },
-        /** Ran 10 min: the crash back-off starts over. */
-        Stable: {
-          entry: 'resetCrashBackOff',
-          on: { READY_CHANGED: { actions: 'setReady' }, LIVENESS_FAILED: 'Killing' },
-        },
-        /** Failed its liveness probe: being killed, to be restarted per policy. */
+        /** Failed its liveness or startup probe: being killed, to be restarted per policy. */
         Killing: {
           entry: 'markUnready',
           invoke: {
@@ -433,6 +487,6 @@ export function containerStatus(snapshot: ContainerSnapshot): ContainerStatus {
     image: c.image,
     imageID: c.imageID,
     ...(c.containerID ? { containerID: c.containerID } : {}),
-    started: running,
+    started: running && c.started,
   };
 }

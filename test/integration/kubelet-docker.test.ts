@@ -3,7 +3,8 @@
  * containers and reports Running with its pod IP; a kubelet killed and started
  * again adopts the container without restarting it; a container without
  * Keelson's labels is never touched; a deletion removes the containers within
- * the grace period and then the pod.
+ * the grace period and then the pod. A startup probe holds `started` and Ready
+ * back until it passes, and one that never passes gets the container restarted.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,7 +24,19 @@ import { startTestNats, type TestNats } from '../harness/nats.js';
 const NODE = 'docker-node';
 const BUCKET = 'kubelet-docker';
 
-type PodView = KObject & { status?: { phase?: string; podIP?: string; containerStatuses?: { ready: boolean; restartCount: number; containerID?: string }[] } };
+type ContainerStatusView = {
+  ready: boolean;
+  started?: boolean;
+  restartCount: number;
+  containerID?: string;
+  state: { running?: { startedAt?: string }; waiting?: { reason?: string }; terminated?: { exitCode?: number } };
+  lastState: { terminated?: { exitCode?: number; reason?: string } };
+};
+type PodView = KObject & {
+  status?: { phase?: string; podIP?: string; conditions?: { type: string; status: string }[]; containerStatuses?: ContainerStatusView[] };
+};
+/** Short, so a restart is seen within seconds (Kubernetes waits 10 s, then 20 s, …). */
+const CRASH_BACK_OFF = { initialMs: 1_000, maxMs: 4_000 };
 
 
 describe('kubelet on the docker runtime', () => {
@@ -37,8 +50,8 @@ describe('kubelet on the docker runtime', () => {
   let foreignId = '';
 
   const startNode = async () => {
-    runtime = await DockerRuntime.connect({ dataDir, network: 'keelson-test' });
-    kubelet = await startKubelet({ nats: nats.urls, nodeName: NODE, runtime, heartbeatMs: 500, bucket: BUCKET });
+    runtime = await DockerRuntime.connect({ dataDir, network: 'keelson-test', nodeName: NODE });
+    kubelet = await startKubelet({ nats: nats.urls, nodeName: NODE, runtime, heartbeatMs: 500, bucket: BUCKET, crashBackOff: CRASH_BACK_OFF });
   };
 
   before(async () => {
@@ -168,5 +181,78 @@ describe('kubelet on the docker runtime', () => {
     const unready = await eventually('not Ready', () => get('probed'), (p) => p.status?.containerStatuses?.[0]?.ready === false);
     assert.equal(unready.status!.phase, 'Running', 'still running, just not ready');
     await client.delete('pods', 'kd-test', 'probed', { gracePeriodSeconds: 0 });
+  });
+  test('a startup probe keeps started and Ready false until it passes', async () => {
+    await client.create({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'slow-start', namespace: 'kd-test' },
+      spec: {
+        nodeName: NODE,
+        terminationGracePeriodSeconds: 1,
+        containers: [
+          {
+            name: 'main',
+            image: 'busybox',
+            imagePullPolicy: 'IfNotPresent',
+            command: ['sh', '-c', 'sleep 2; touch /tmp/started; exec sleep 3600'],
+            startupProbe: { exec: { command: ['cat', '/tmp/started'] }, periodSeconds: 1, failureThreshold: 10 },
+          },
+        ],
+      },
+    });
+    const main = (p: PodView) => p.status?.containerStatuses?.[0];
+    const starting = await eventually('running, not started', () => get('slow-start'), (p) => !!main(p)?.state.running);
+    assert.equal(main(starting)!.started, false);
+    assert.equal(main(starting)!.ready, false);
+    assert.equal(starting.status!.conditions!.find((c) => c.type === 'Ready')?.status, 'False');
+    // The probe cannot pass before the file is there: ~2 s after the start.
+    const startedAt = Date.parse(main(starting)!.state.running!.startedAt!);
+    const started = await eventually('started', () => get('slow-start'), (p) => main(p)?.started === true && main(p)!.ready, 10_000);
+    assert.ok(Date.now() - startedAt >= 1_500, `started only after the file appeared, took ${Date.now() - startedAt} ms`);
+    assert.equal(started.status!.conditions!.find((c) => c.type === 'Ready')?.status, 'True');
+    assert.equal(main(started)!.restartCount, 0, 'a probe that passes in time kills nothing');
+    assert.equal(main(started)!.containerID, main(starting)!.containerID, 'the same instance');
+    await client.delete('pods', 'kd-test', 'slow-start', { gracePeriodSeconds: 0 });
+  });
+
+  test('a startup probe that never passes gets the container restarted', async () => {
+    await client.create({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'never-starts', namespace: 'kd-test' },
+      spec: {
+        nodeName: NODE,
+        terminationGracePeriodSeconds: 1,
+        containers: [
+          {
+            name: 'main',
+            image: 'busybox',
+            imagePullPolicy: 'IfNotPresent',
+            command: ['sleep', '3600'],
+            startupProbe: { exec: { command: ['cat', '/tmp/started'] }, periodSeconds: 1, failureThreshold: 2 },
+          },
+        ],
+      },
+    });
+    const main = (p: PodView) => p.status?.containerStatuses?.[0];
+    const seen = new Set<boolean | undefined>();
+    const restarted = await eventually(
+      'restarted twice',
+      async () => {
+        const p = await get('never-starts');
+        seen.add(main(p)?.started);
+        return p;
+      },
+      (p) => { console.error(JSON.stringify(p.status)); return (main(p)?.restartCount ?? 0) >= 2; },
+      20_000,
+    );
+    assert.deepEqual([...seen].filter((s) => s !== undefined), [false], 'never started');
+    // sleep as PID 1 ignores SIGTERM: the kill ends with SIGKILL after the 1 s grace.
+    assert.equal(main(restarted)!.lastState.terminated?.exitCode, 137);
+    const uid = restarted.metadata!.uid!;
+    const instances = await docker.listContainers({ all: true, filters: { label: [`${Labels.podUid}=${uid}`, `${Labels.container}=main`] } });
+    assert.ok(instances.length >= 2, `one container per instance, got ${instances.length}`);
+    await client.delete('pods', 'kd-test', 'never-starts', { gracePeriodSeconds: 0 });
   });
 });

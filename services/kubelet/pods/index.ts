@@ -10,6 +10,7 @@ import type { KeelsonClient } from '../../lib/client/index.js';
 import { isNotFound } from '../../lib/errors/index.js';
 import type { Informer, InformerEvent } from '../../lib/informer/index.js';
 import type { ContainerRuntime, ManagedContainer } from '../runtime/index.js';
+import type { BackOff } from '../../../statecharts/container.machine.js';
 import type { PodStatus } from '../../../statecharts/pod.machine.js';
 import { PodWorker } from './pod-worker.js';
 import { StatusWriter } from './status-writer.js';
@@ -19,6 +20,8 @@ export type PodManagerOptions = {
   runtime: ContainerRuntime;
   nodeName: string;
   hostIP: string;
+  /** Container restart and image pull back-off; default Kubernetes' (10 s doubling to 5 min). */
+  crashBackOff?: BackOff;
 };
 
 const PODS = resourceForKind('Pod')!;
@@ -95,7 +98,11 @@ export class PodManager {
     const phase = pod.status?.phase;
     // A finished pod stays in the API for its record; there is nothing to run.
     if ((phase === 'Succeeded' || phase === 'Failed') && found.length === 0 && !pod.metadata?.deletionTimestamp) return;
-    const worker = new PodWorker(pod, { runtime: this.opts.runtime, report: (w, s, done) => this.report(w, s, done) });
+    const worker = new PodWorker(pod, {
+      runtime: this.opts.runtime,
+      ...(this.opts.crashBackOff ? { backOff: this.opts.crashBackOff } : {}),
+      report: (w, s, done) => this.report(w, s, done),
+    });
     this.workers.set(uid, worker);
     worker.start(found);
     if (pod.metadata?.deletionTimestamp) worker.update(pod);

@@ -1,13 +1,15 @@
 /**
  * One pod on this node: a pod actor and one container actor per container, the
  * machines of statecharts/ with this node's container runtime plugged in. The
- * worker feeds runtime events to the right container, and hands every status
- * change to `report` (the pod manager writes it through the API).
+ * worker feeds runtime events to the right container, runs each instance's
+ * probes (the startup probe first, then readiness and liveness), and hands every
+ * status change to `report` (the pod manager writes it through the API).
  */
 import { createActor, fromPromise, type Actor } from 'xstate';
 import {
   containerMachine,
   containerStatus,
+  type BackOff,
   type EnsureImageInput,
   type PullPolicy,
   type RestartPolicy,
@@ -32,6 +34,7 @@ type ContainerSpec = {
   imagePullPolicy?: PullPolicy;
   readinessProbe?: Probe;
   livenessProbe?: Probe;
+  startupProbe?: Probe;
   ports?: { name?: string; containerPort: number }[];
 };
 
@@ -43,6 +46,8 @@ type PodSpec = {
 
 export type PodWorkerOptions = {
   runtime: ContainerRuntime;
+  /** Container restart and image pull back-off; default Kubernetes' (10 s doubling to 5 min). */
+  backOff?: BackOff;
   /** Called on every change of the pod's status, and once when it is Terminated. */
   report: (worker: PodWorker, status: PodStatus, terminated: boolean) => void;
 };
@@ -58,8 +63,8 @@ export class PodWorker {
   /** The runtime id of each container's current instance, by container name. */
   private readonly current = new Map<string, string>();
   private readonly withReadinessProbe = new Set<string>();
-  /** The probes running for each container's current instance. */
-  private readonly probing = new Map<string, { instance?: string; stop: () => void }>();
+  /** The probes running for each container's current instance and its startup phase. */
+  private readonly probing = new Map<string, { key: string; stop: () => void }>();
   /** The instance each probe-less container was last declared ready for. */
   private readonly readied = new Map<string, string | undefined>();
   private object: KObject;
@@ -134,6 +139,8 @@ export class PodWorker {
           imagePullPolicy: c.imagePullPolicy ?? 'IfNotPresent',
           restartPolicy: spec.restartPolicy ?? 'Always',
           terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds ?? 30,
+          hasStartupProbe: c.startupProbe !== undefined,
+          ...(opts.backOff ? { backOff: opts.backOff } : {}),
         },
       });
       actor.subscribe((s) => this.onContainer(c.name, s));
@@ -215,10 +222,10 @@ export class PodWorker {
 
   private onContainer(name: string, s: ReturnType<Actor<typeof containerMachine>['getSnapshot']>): void {
     const status = containerStatus(s);
-    this.syncProbes(name, 'running' in status.state ? status.containerID : undefined);
-    // Without a readiness probe a running container is ready (Kubernetes' rule):
+    this.syncProbes(name, 'running' in status.state ? status.containerID : undefined, status.started);
+    // Without a readiness probe a started container is ready (Kubernetes' rule):
     // said once per instance, so a stopping container is not made ready again.
-    if (!this.withReadinessProbe.has(name) && 'running' in status.state && this.readied.get(name) !== status.containerID) {
+    if (!this.withReadinessProbe.has(name) && status.started && this.readied.get(name) !== status.containerID) {
       this.readied.set(name, status.containerID);
       this.containers.get(name)?.send({ type: 'READY_CHANGED', ready: true });
       return;
@@ -226,14 +233,22 @@ export class PodWorker {
     if (this.pod.getSnapshot().status === 'active') this.pod.send({ type: 'CONTAINER_STATUS', status });
   }
 
-  /** Probes follow the container's instance: a new instance, new probes. */
-  private syncProbes(name: string, instance: string | undefined): void {
+  /**
+   * Probes follow the container's instance: a new instance, new probes. Until it
+   * has started only its startup probe runs; then readiness and liveness.
+   */
+  private syncProbes(name: string, instance: string | undefined, started: boolean): void {
+    const key = instance ? `${instance} ${started ? 'started' : 'starting'}` : '';
     const current = this.probing.get(name);
-    if (current && current.instance === instance) return;
+    if (current && current.key === key) return;
     current?.stop();
     this.probing.delete(name);
     const spec = (this.object.spec as PodSpec).containers.find((c) => c.name === name);
-    if (!instance || !spec || (!spec.readinessProbe && !spec.livenessProbe)) return;
+    if (!instance || !spec) return;
+    const startup = started ? undefined : spec.startupProbe;
+    const readiness = started ? spec.readinessProbe : undefined;
+    const liveness = started ? spec.livenessProbe : undefined;
+    if (!startup && !readiness && !liveness) return;
     const actor = this.containers.get(name)!;
     const target = {
       runtime: this.opts.runtime,
@@ -242,8 +257,9 @@ export class PodWorker {
       ports: spec.ports ?? [],
     };
     const stops: (() => void)[] = [];
-    if (spec.readinessProbe) stops.push(runProbe(spec.readinessProbe, target, false, (ok) => actor.send({ type: 'READY_CHANGED', ready: ok })));
-    if (spec.livenessProbe) stops.push(runProbe(spec.livenessProbe, target, true, (ok) => !ok && actor.send({ type: 'LIVENESS_FAILED' })));
-    this.probing.set(name, { instance, stop: () => stops.forEach((f) => f()) });
+    if (startup) stops.push(runProbe(startup, target, undefined, (ok) => actor.send({ type: ok ? 'STARTED' : 'STARTUP_FAILED' })));
+    if (readiness) stops.push(runProbe(readiness, target, false, (ok) => actor.send({ type: 'READY_CHANGED', ready: ok })));
+    if (liveness) stops.push(runProbe(liveness, target, true, (ok) => !ok && actor.send({ type: 'LIVENESS_FAILED' })));
+    this.probing.set(name, { key, stop: () => stops.forEach((f) => f()) });
   }
 }

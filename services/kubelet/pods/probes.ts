@@ -87,21 +87,24 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 /**
  * Runs one probe for one container instance until stopped; `onResult` hears
  * each settled change (true = passing). Readiness starts failing, liveness
- * passing, as in Kubernetes.
+ * passing, as in Kubernetes; a startup probe starts unknown (`initial`
+ * undefined), so its first settled result is heard whichever it is.
  */
-export function runProbe(probe: Probe, target: ProbeTarget, initial: boolean, onResult: (ok: boolean) => void): () => void {
+export function runProbe(probe: Probe, target: ProbeTarget, initial: boolean | undefined, onResult: (ok: boolean) => void): () => void {
   let stopped = false;
   let state = initial;
+  /** How many results in a row were `streakOf`. */
   let streak = 0;
+  let streakOf: boolean | undefined;
   let timer: NodeJS.Timeout | undefined;
   const tick = async () => {
     if (stopped) return;
     const ok = await probeOnce(probe, target);
     if (stopped) return;
-    if (ok === state) streak = 0;
-    else if (++streak >= (ok ? (probe.successThreshold ?? 1) : (probe.failureThreshold ?? 3))) {
+    streak = ok === streakOf ? streak + 1 : 1;
+    streakOf = ok;
+    if (ok !== state && streak >= (ok ? (probe.successThreshold ?? 1) : (probe.failureThreshold ?? 3))) {
       state = ok;
-      streak = 0;
       onResult(ok);
     }
     timer = setTimeout(tick, (probe.periodSeconds ?? 10) * 1000);

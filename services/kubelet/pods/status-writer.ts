@@ -41,7 +41,20 @@ export class StatusWriter {
     let slot = this.slots.get(worker.uid);
     if (!slot) this.slots.set(worker.uid, (slot = { worker, since: new Map() }));
     slot.next = status;
-    if (!slot.inFlight) slot.inFlight = this.drain(slot);
+    this.kick(slot);
+  }
+
+  /**
+   * Starts a drain unless one runs. It is marked done only once its promise has
+   * settled (a drain with nothing to write ends without awaiting, before the
+   * assignment), and a status that came in meanwhile starts the next one.
+   */
+  private kick(slot: Slot): void {
+    if (slot.inFlight) return;
+    slot.inFlight = this.drain(slot).finally(() => {
+      slot.inFlight = undefined;
+      if (slot.next) this.kick(slot);
+    });
   }
 
   /** Resolves once the pending writes (of one pod, or all) are done. */
@@ -52,22 +65,18 @@ export class StatusWriter {
   }
 
   private async drain(slot: Slot): Promise<void> {
-    try {
-      while (slot.next) {
-        const status = this.stamp(slot, slot.next);
-        slot.next = undefined;
-        const json = JSON.stringify(status);
-        if (json === slot.written) continue;
-        try {
-          await this.client.patch('pods', slot.worker.namespace, slot.worker.name, 'merge', { metadata: { uid: slot.worker.uid }, status }, 'status');
-          slot.written = json;
-        } catch (e) {
-          if (isNotFound(e)) return;
-          console.error(`kubelet: status of pod ${slot.worker.namespace}/${slot.worker.name} not written:`, (e as Error).message);
-        }
+    while (slot.next) {
+      const status = this.stamp(slot, slot.next);
+      slot.next = undefined;
+      const json = JSON.stringify(status);
+      if (json === slot.written) continue;
+      try {
+        await this.client.patch('pods', slot.worker.namespace, slot.worker.name, 'merge', { metadata: { uid: slot.worker.uid }, status }, 'status');
+        slot.written = json;
+      } catch (e) {
+        if (isNotFound(e)) return;
+        console.error(`kubelet: status of pod ${slot.worker.namespace}/${slot.worker.name} not written:`, (e as Error).message);
       }
-    } finally {
-      slot.inFlight = undefined;
     }
   }
 
