@@ -8,14 +8,14 @@
 import { mkdirSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
+import type { BackOff } from '../../statecharts/container.machine.js';
 import { kubeletMachine } from '../../statecharts/kubelet.machine.js';
 import { KeelsonClient } from '../lib/client/index.js';
-import type { Subscription } from '@nats-io/nats-core';
 import { connectNats, type NatsConnection } from '../lib/nats/index.js';
 import { internalIPv4 } from './host-facts.js';
 import { NodeSync } from './node-sync.js';
-import { serveLogs } from './logs.service.js';
 import { PodManager } from './pods/index.js';
+import { serveStreaming, type Streaming } from './streaming/index.js';
 import { createRuntime, type ContainerRuntime, type RuntimeName } from './runtime/index.js';
 
 export { KUBELET_VERSION, LEASE_DURATION_SECONDS, NODE_LEASE_NAMESPACE } from './node-status.js';
@@ -39,6 +39,12 @@ export type KubeletOptions = {
   requestTimeoutMs?: number;
   /** Where problems are told (registration retries, failed renewals); silent by default. */
   log?: (message: string) => void;
+  /**
+   * Back-off of container restarts (CrashLoopBackOff) and image pulls: the first
+   * wait and the cap, doubling in between; an instance that ran 2 × the cap resets
+   * it. Default Kubernetes' 10 s doubling to 5 min; tests use seconds.
+   */
+  crashBackOff?: BackOff;
 };
 
 export type Kubelet = {
@@ -55,12 +61,16 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
   const heartbeatMs = opts.heartbeatMs ?? 2_000;
   const statusMs = opts.statusMs ?? 10_000;
   const log = opts.log ?? (() => undefined);
+  const b = opts.crashBackOff;
+  if (b && !(b.initialMs > 0 && b.maxMs >= b.initialMs)) {
+    throw new Error(`crashBackOff needs initialMs > 0 and maxMs >= initialMs, not ${JSON.stringify(b)}`);
+  }
   const nc: NatsConnection = await connectNats(opts.nats, `keelson-kubelet-${opts.nodeName}`, { waitForServer: false });
   const client = new KeelsonClient(nc, { timeoutMs: opts.requestTimeoutMs ?? 5_000, bucket: opts.bucket });
   const sync = new NodeSync({ client, nodeName: opts.nodeName, runtime: opts.runtime, dataDir: opts.dataDir ?? tmpdir(), labels: opts.labels });
 
-  const pods = new PodManager({ client, runtime: opts.runtime, nodeName: opts.nodeName, hostIP: internalIPv4() });
-  let logs: Subscription | undefined;
+  const pods = new PodManager({ client, runtime: opts.runtime, nodeName: opts.nodeName, hostIP: internalIPv4(), crashBackOff: opts.crashBackOff });
+  let streaming: Streaming | undefined;
   let natsUp = true;
   const machine = kubeletMachine.provide({
     actors: {
@@ -70,7 +80,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
       drain: fromPromise(async () => {
         clearInterval(checker);
         // Pods keep running (as with Kubernetes' kubelet): the next kubelet adopts them.
-        logs?.unsubscribe();
+        streaming?.close();
         await pods.stop();
         // With NATS away nobody can hear that the node goes; the lease simply runs out.
         if (nc.isClosed() || !natsUp) return;
@@ -124,7 +134,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
   try {
     await ready;
     await pods.start();
-    logs = serveLogs(nc, opts.nodeName, opts.runtime);
+    streaming = serveStreaming(nc, opts.nodeName, opts.runtime);
   } catch (e) {
     await stop();
     throw e;
@@ -172,7 +182,7 @@ export type NodeAgentOptions = Omit<KubeletOptions, 'runtime' | 'dataDir'> & {
  */
 export async function startNodeAgent(opts: NodeAgentOptions): Promise<Kubelet & { runtime: ContainerRuntime }> {
   mkdirSync(opts.dataDir, { recursive: true });
-  const runtime = await createRuntime({ kind: opts.runtime, dataDir: opts.dataDir, ...(opts.log ? { log: opts.log } : {}) });
+  const runtime = await createRuntime({ kind: opts.runtime, nodeName: opts.nodeName, dataDir: opts.dataDir, ...(opts.log ? { log: opts.log } : {}) });
   let kubelet: Kubelet;
   try {
     kubelet = await startKubelet({ ...opts, runtime, dataDir: opts.dataDir });

@@ -2,12 +2,14 @@
  * The HTTP edge of the API server (Fastify): Kubernetes paths and JSON shapes,
  * so that kubectl works; every error leaves as a Kubernetes `Status`.
  */
+import websocket from '@fastify/websocket';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { ApiError, toApiError } from '../../lib/errors/index.js';
 import type { Registry } from '../registry/index.js';
 import { BODY_LIMIT, registerContentTypes } from './content.js';
 import { registerDiscoveryRoutes } from './discovery.routes.js';
 import { registerResourceRoutes } from './resources.routes.js';
+import { chooseExecProtocol } from './streams/exec.js';
 
 export type HttpOptions = {
   registry: Registry;
@@ -37,7 +39,9 @@ export function buildHttpServer(opts: HttpOptions): FastifyInstance {
     reply.code(404).send(e.toStatus());
   });
   registerDiscoveryRoutes(app);
-  registerResourceRoutes(app, opts.registry);
+  // Routes that may upgrade (pods/exec) are declared once the WebSocket plugin is in.
+  app.register(websocket, { options: { handleProtocols: chooseExecProtocol, maxPayload: 1024 * 1024 } });
+  app.register(async (scope) => registerResourceRoutes(scope, opts.registry));
   app.get('/healthz', async (_req, reply) => health(reply, opts.health().live, opts.health().state));
   app.get('/livez', async (_req, reply) => health(reply, opts.health().live, opts.health().state));
   app.get('/readyz', async (_req, reply) => health(reply, opts.health().ready, opts.health().state));

@@ -4,6 +4,8 @@
  * request-info (as Kubernetes does) rather than declared one by one.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type {} from '@fastify/websocket';
+import type { WebSocket } from 'ws';
 import { groupVersion, type KObject, type ResourceInfo } from '../../lib/api/resources.js';
 import { ApiError, errors } from '../../lib/errors/index.js';
 import { applyPatch, PatchError, patchTypeFromContentType, type PatchType } from '../patch/index.js';
@@ -13,7 +15,8 @@ import { mediaType, wantsTable } from './content.js';
 import { discoveryFor } from './discovery.routes.js';
 import { UndecodedBody } from './k8s-protobuf.js';
 import { parseRequestInfo, type ResourceRequest } from './request-info.js';
-import { streamLogs } from './logs.js';
+import { checkExec, checkExecProtocol, relayExec, spdyRefused, type ExecRequest } from './streams/exec.js';
+import { streamLogs } from './streams/logs.js';
 import { streamWatch } from './watch.js';
 
 type Query = Record<string, string | undefined>;
@@ -26,9 +29,27 @@ export function registerResourceRoutes(app: FastifyInstance, registry: Registry)
     if (req.body instanceof UndecodedBody) throw req.body.error;
     return serve(registry, r.resource, info, req, reply);
   };
+  // An upgrade is checked before it happens (preHandler), so a bad request
+  // gets an HTTP Status; only pods/exec upgrades, and only to a WebSocket.
+  const upgrades = new WeakMap<FastifyRequest, ExecRequest>();
+  const checkUpgrade = async (req: FastifyRequest) => {
+    if (!req.ws) return;
+    const info = parseRequestInfo(req.url);
+    if (info.kind !== 'resource' || info.plural !== 'pods' || info.subresource !== 'exec' || !info.name || info.group) {
+      throw errors.badRequest(`only pods/exec accepts a WebSocket upgrade, not ${req.url.split('?')[0]}`);
+    }
+    const pod = await registry.get(resolve(info).resource, info.namespace ?? 'default', info.name);
+    const exec = checkExec(pod, req.query as Record<string, string>);
+    // kubectl falls back to SPDY (a POST upgrade) when the WebSocket failed.
+    if (req.method !== 'GET') throw spdyRefused();
+    checkExecProtocol(req);
+    upgrades.set(req, exec);
+  };
+  const relay = (socket: WebSocket, req: FastifyRequest) => relayExec(registry.store.connection, socket, upgrades.get(req)!);
   for (const prefix of ['/api', '/apis']) {
     app.get(prefix, handler);
-    app.route({ method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], url: `${prefix}/*`, handler });
+    app.route({ method: 'GET', url: `${prefix}/*`, handler, preHandler: checkUpgrade, wsHandler: relay });
+    app.route({ method: ['POST', 'PUT', 'PATCH', 'DELETE'], url: `${prefix}/*`, handler, preHandler: checkUpgrade });
   }
 }
 
@@ -101,7 +122,7 @@ async function serve(
       }
       if (sub === 'scale') return done(await registry.getScale(resource, ns, name));
       if (sub === 'log') return streamLogs(registry.store.connection, await registry.get(resource, ns, name), q, req, reply);
-      if (sub === 'exec') throw noKubelet(name);
+      if (sub === 'exec') throw errors.badRequest('Upgrade request required: exec is served over WebSocket (v5.channel.k8s.io)');
       return done(await registry.get(resource, ns, name));
     }
     case 'POST': {
@@ -115,7 +136,11 @@ async function serve(
         await registry.delete(resource, ns, name, deleteOptions(q, (body as { deleteOptions?: unknown })?.deleteOptions));
         return reply.code(201).send({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
       }
-      if (name && sub === 'exec') throw noKubelet(name);
+      if (name && sub === 'exec') {
+        // kubectl falls back to SPDY when the WebSocket upgrade failed: the same checks, then a clear refusal.
+        checkExec(await registry.get(resource, ns, name), q);
+        throw spdyRefused();
+      }
       if (name) throw new ApiError('MethodNotAllowed', `POST is not supported on ${resource.plural}/${name}; use PUT or PATCH to change it`);
       return done(await registry.create(resource, ns, body, writeOptions(q, warnings)), 201);
     }
@@ -196,6 +221,3 @@ function deleteOptions(q: Query, body: unknown): DeleteOptions {
   };
 }
 
-function noKubelet(name: string): ApiError {
-  return new ApiError('ServiceUnavailable', `pod "${name}": exec is not served by the kubelet yet`);
-}
