@@ -10,6 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../../services/lib/nats-server/index.js';
+import { GC_NODE_ARGS, parseMemoryLine, type ChildMemory } from './child-memory.js';
 import { sleep } from './proc.js';
 
 export type ApiServerChild = {
@@ -30,19 +31,7 @@ export type ApiServerChild = {
   stderr(): string;
 };
 
-/** Heap figures of the child's main thread right after a forced full GC, MB. */
-export type ChildMemory = { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
-
-const MEM_MARK = 'KEELSON-BENCH-MEMORY ';
-/**
- * Loaded into the child with --import: on SIGUSR2, a full GC, then one line of
- * process.memoryUsage() on stdout. Nothing else; Keelson's code is untouched.
- */
-const GC_PRELOAD =
-  'data:text/javascript,' +
-  encodeURIComponent(
-    `process.on("SIGUSR2",()=>{globalThis.gc();process.stdout.write(${JSON.stringify(MEM_MARK)}+JSON.stringify(process.memoryUsage())+"\\n")})`,
-  );
+export type { ChildMemory } from './child-memory.js';
 
 export async function startApiServerChild(opts: {
   root: string;
@@ -57,7 +46,7 @@ export async function startApiServerChild(opts: {
   logFile?: string;
 }): Promise<ApiServerChild> {
   const port = await freePort();
-  const nodeArgs = ['--expose-gc', '--import', GC_PRELOAD];
+  const nodeArgs = [...GC_NODE_ARGS];
   if (opts.cpuProfDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir);
   nodeArgs.push(...(opts.nodeArgs ?? []));
   const child: ChildProcess = spawn(
@@ -114,10 +103,9 @@ export async function startApiServerChild(opts: {
     while ((nl = pendingLine.indexOf('\n')) >= 0) {
       const line = pendingLine.slice(0, nl);
       pendingLine = pendingLine.slice(nl + 1);
-      if (!line.startsWith(MEM_MARK)) continue;
-      const raw = JSON.parse(line.slice(MEM_MARK.length)) as Record<keyof ChildMemory, number>;
-      const mb = (k: keyof ChildMemory) => raw[k] / 1048576;
-      memoryWaiter?.({ rss: mb('rss'), heapTotal: mb('heapTotal'), heapUsed: mb('heapUsed'), external: mb('external'), arrayBuffers: mb('arrayBuffers') });
+      const m = parseMemoryLine(line);
+      if (!m) continue;
+      memoryWaiter?.(m);
       memoryWaiter = undefined;
     }
   });

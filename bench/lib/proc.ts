@@ -10,6 +10,15 @@ export function rssMB(pid: number): number {
   return statusKB(pid, 'VmRSS') / 1024;
 }
 
+/**
+ * The RSS split: anonymous pages (heap, stacks: the process's own) and
+ * file-backed ones (mostly the node binary's code, shared with every other
+ * node process on the machine), MB.
+ */
+export function rssPartsMB(pid: number): { anon: number; file: number } {
+  return { anon: statusKB(pid, 'RssAnon') / 1024, file: (statusKB(pid, 'RssFile') + statusKB(pid, 'RssShmem')) / 1024 };
+}
+
 /** Peak resident set size of a process in MB (VmHWM). */
 export function peakRssMB(pid: number): number {
   return statusKB(pid, 'VmHWM') / 1024;
