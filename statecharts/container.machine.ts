@@ -21,7 +21,7 @@
  *  - `ensureImage({ image, imagePullPolicy }) → { imageID }`: IfNotPresent pulls
  *    only a missing image, Always pulls (resolves the digest), Never only looks and
  *    rejects if the image is missing (the machine then says ErrImageNeverPull).
- *  - `startContainer({ name, image, imageID, sandboxID, restartCount }) →
+ *  - `startContainer({ podUid, name, image, imageID, sandboxID, restartCount }) →
  *    { containerID, startedAt }`: create and start one instance in the pod's
  *    sandbox; containerID as Kubernetes shows it (`docker://…`), startedAt RFC 3339.
  *  - `stopContainer({ containerID, graceSeconds })`: SIGTERM, then SIGKILL after the
@@ -93,6 +93,8 @@ export type ContainerStatus = {
 export type BackOff = { initialMs: number; maxMs: number };
 
 export type ContainerInput = {
+  /** The pod it belongs to, passed on to startContainer so that one provided machine serves every pod. Default ''. */
+  podUid?: string;
   name: string;
   image: string;
   /** Default IfNotPresent (the API server defaults it per image tag). */
@@ -141,7 +143,7 @@ export type ContainerContext = Required<ContainerInput> & {
 };
 
 export type EnsureImageInput = { image: string; imagePullPolicy: PullPolicy };
-export type StartContainerInput = { name: string; image: string; imageID: string; sandboxID: string; restartCount: number };
+export type StartContainerInput = { podUid: string; name: string; image: string; imageID: string; sandboxID: string; restartCount: number };
 export type StopContainerInput = { containerID: string; graceSeconds: number };
 
 export const BACKOFF_INITIAL_MS = 10_000;
@@ -286,6 +288,7 @@ export const containerMachine = setup({
   id: 'container',
   initial: 'Waiting',
   context: ({ input }) => ({
+    podUid: input.podUid ?? '',
     name: input.name,
     image: input.image,
     imagePullPolicy: input.imagePullPolicy ?? 'IfNotPresent',
@@ -348,6 +351,7 @@ export const containerMachine = setup({
             id: 'startContainer',
             src: 'startContainer',
             input: ({ context }) => ({
+              podUid: context.podUid,
               name: context.name,
               image: context.image,
               imageID: context.imageID,

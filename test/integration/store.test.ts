@@ -108,6 +108,27 @@ for (const topology of ['single', 'cluster'] as Topology[]) {
       assert.equal(inf.get(pods, 'other', 'b'), undefined);
     });
 
+    test('a filtered informer caches only what matches; an object that stops matching is DELETED', async (t) => {
+      const store = await freshStore();
+      await store.create(pods, pod('kept'));
+      await store.create(pods, pod('other', 'default', 'nginx'));
+      const inf = new Informer(store, { resource: pods, filter: (o) => (o as any).spec.containers[0].image === 'busybox' });
+      t.after(() => inf.stop());
+      const events: InformerEvent[] = [];
+      inf.on((e) => events.push(e));
+      await inf.start();
+      assert.deepEqual(inf.list(pods).map((p) => p.metadata!.name), ['kept']);
+
+      const other = await store.get(pods, 'default', 'other');
+      await store.update(pods, { ...other!, spec: { containers: [{ name: 'main', image: 'busybox' }] } }, Number(other!.metadata!.resourceVersion));
+      const kept = await store.get(pods, 'default', 'kept');
+      await store.update(pods, { ...kept!, spec: { containers: [{ name: 'main', image: 'nginx' }] } }, Number(kept!.metadata!.resourceVersion));
+      await store.create(pods, pod('ignored', 'default', 'nginx'));
+      await inf.waitForRevision(await store.revision());
+      assert.deepEqual(events.map((e) => `${e.type} ${e.key.name}`), ['ADDED kept', 'ADDED other', 'DELETED kept']);
+      assert.deepEqual(inf.list(pods).map((p) => p.metadata!.name), ['other']);
+    });
+
     test('informer on an empty bucket is synced at once', async (t) => {
       const store = await freshStore();
       const inf = new Informer(store);

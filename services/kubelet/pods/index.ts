@@ -12,7 +12,7 @@ import type { Informer, InformerEvent } from '../../lib/informer/index.js';
 import type { ContainerRuntime, ManagedContainer } from '../runtime/index.js';
 import type { BackOff } from '../../../statecharts/container.machine.js';
 import type { PodStatus } from '../../../statecharts/pod.machine.js';
-import { PodWorker } from './pod-worker.js';
+import { podLogic, PodWorker, type PodLogic } from './pod-worker.js';
 import { StatusWriter } from './status-writer.js';
 
 export type PodManagerOptions = {
@@ -33,9 +33,11 @@ export class PodManager {
   private informer?: Informer;
   private unsubscribe: (() => void)[] = [];
   private readonly status: StatusWriter;
+  private readonly logic: PodLogic;
 
   constructor(private readonly opts: PodManagerOptions) {
     this.status = new StatusWriter(opts.client, opts.hostIP);
+    this.logic = podLogic(opts.runtime, (uid) => this.workers.get(uid));
   }
 
   /** Pods bound to this node, by uid. */
@@ -45,7 +47,10 @@ export class PodManager {
 
   async start(): Promise<void> {
     const { client, runtime } = this.opts;
-    this.informer = await client.informer('pods');
+    // Only the pods bound here are cached (Kubernetes' kubelet watches with
+    // fieldSelector spec.nodeName=NAME): a thousand hollow nodes in one process
+    // must not each hold every pod of the cluster.
+    this.informer = await client.informer('pods', undefined, (pod) => this.mine(pod));
     const found = await runtime.listManaged();
     const byPod = new Map<string, ManagedContainer[]>();
     for (const m of found) byPod.set(m.podUid, [...(byPod.get(m.podUid) ?? []), m]);
@@ -53,12 +58,12 @@ export class PodManager {
       runtime.events((ev) => this.workers.get(ev.podUid)?.onRuntimeEvent(ev)),
       this.informer.on((ev) => this.onPodEvent(ev)),
     );
-    // Every pod the cluster knows, on any node: several nodes may share one
-    // container engine (`keelson up --nodes 2`), and their pods are not ours to clean.
+    // The runtime lists only this node's containers (runtimes are node-scoped),
+    // so any of them whose pod is not bound here is left over.
     const live = new Set<string>();
     for (const pod of this.informer.list(PODS)) {
       live.add(pod.metadata!.uid!);
-      if (this.mine(pod)) this.run(pod, byPod.get(pod.metadata!.uid!) ?? []);
+      this.run(pod, byPod.get(pod.metadata!.uid!) ?? []);
     }
     // Containers of pods that are gone (deleted while no kubelet ran).
     for (const uid of byPod.keys()) {
@@ -100,6 +105,7 @@ export class PodManager {
     if ((phase === 'Succeeded' || phase === 'Failed') && found.length === 0 && !pod.metadata?.deletionTimestamp) return;
     const worker = new PodWorker(pod, {
       runtime: this.opts.runtime,
+      logic: this.logic,
       ...(this.opts.crashBackOff ? { backOff: this.opts.crashBackOff } : {}),
       report: (w, s, done) => this.report(w, s, done),
     });

@@ -46,6 +46,8 @@ type PodSpec = {
 
 export type PodWorkerOptions = {
   runtime: ContainerRuntime;
+  /** The machines with this node's runtime plugged in (podLogic), shared by every worker. */
+  logic: PodLogic;
   /** Container restart and image pull back-off; default Kubernetes' (10 s doubling to 5 min). */
   backOff?: BackOff;
   /** Called on every change of the pod's status, and once when it is Terminated. */
@@ -78,62 +80,21 @@ export class PodWorker {
     const meta = object.metadata!;
     this.uid = meta.uid!;
     const spec = object.spec as PodSpec;
-    const runtime = opts.runtime;
-    const containerLogic = containerMachine.provide({
-      actors: {
-        ensureImage: fromPromise<{ imageID: string }, EnsureImageInput>(({ input }) =>
-          runtime.ensureImage(input.image, input.imagePullPolicy),
-        ),
-        startContainer: fromPromise<{ containerID: string; startedAt: string }, StartContainerInput>(async ({ input }) => {
-          const c = spec.containers.find((x) => x.name === input.name)!;
-          const sandbox = { id: input.sandboxID, ip: this.podIP ?? '' };
-          const id = await runtime.createContainer(this.object as Pod, c as never, sandbox, { attempt: input.restartCount });
-          this.current.set(input.name, id);
-          await runtime.startContainer(id);
-          return { containerID: `${runtime.name}://${id}`, startedAt: now() };
-        }),
-        stopContainer: fromPromise<void, StopContainerInput>(async ({ input }) => {
-          await runtime.stopContainer(input.containerID.replace(/^[a-z]+:\/\//, ''), input.graceSeconds);
-        }),
+    this.pod = createActor(opts.logic.pod, {
+      input: {
+        uid: this.uid,
+        name: meta.name!,
+        namespace: meta.namespace ?? 'default',
+        containers: spec.containers.map((c) => ({ name: c.name, image: c.image })),
+        restartPolicy: spec.restartPolicy ?? 'Always',
+        terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds ?? 30,
       },
     });
-    this.pod = createActor(
-      podMachine.provide({
-        actors: {
-          createSandbox: fromPromise<SandboxRef, SandboxInput>(async () => {
-            const sb = await runtime.createSandbox(this.object as Pod);
-            this.podIP = sb.ip;
-            return { sandboxID: sb.id, podIP: sb.ip };
-          }),
-          killContainers: fromPromise<void, PodCleanupInput>(async () => {
-            await Promise.all([...this.current.values()].map((id) => runtime.stopContainer(id, 0).catch(() => undefined)));
-          }),
-          removeSandbox: fromPromise<void, PodCleanupInput>(({ input }) => runtime.removeSandbox(input.uid)),
-        },
-        actions: {
-          startContainers: (_, { sandboxID }) => {
-            for (const c of this.containers.values()) c.send({ type: 'START', sandboxID });
-          },
-          stopContainers: (_, { graceSeconds }) => {
-            for (const c of this.containers.values()) c.send({ type: 'STOP', graceSeconds });
-          },
-        },
-      }),
-      {
-        input: {
-          uid: this.uid,
-          name: meta.name!,
-          namespace: meta.namespace ?? 'default',
-          containers: spec.containers.map((c) => ({ name: c.name, image: c.image })),
-          restartPolicy: spec.restartPolicy ?? 'Always',
-          terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds ?? 30,
-        },
-      },
-    );
     for (const c of spec.containers) {
       if (c.readinessProbe) this.withReadinessProbe.add(c.name);
-      const actor = createActor(containerLogic, {
+      const actor = createActor(opts.logic.container, {
         input: {
+          podUid: this.uid,
           name: c.name,
           image: c.image,
           imagePullPolicy: c.imagePullPolicy ?? 'IfNotPresent',
@@ -195,6 +156,36 @@ export class PodWorker {
   /** The pod object is gone (deleted with grace 0 elsewhere): stop at once. */
   delete(): void {
     this.pod.send({ type: 'DELETE', graceSeconds: 0 });
+  }
+
+  // ---- what the shared machines call back for this pod (podLogic) ----
+
+  /** @internal */
+  async createSandbox(): Promise<SandboxRef> {
+    const sb = await this.opts.runtime.createSandbox(this.object as Pod);
+    this.podIP = sb.ip;
+    return { sandboxID: sb.id, podIP: sb.ip };
+  }
+
+  /** @internal Creates and starts one instance of a container in the sandbox. */
+  async startInstance(input: StartContainerInput): Promise<{ containerID: string; startedAt: string }> {
+    const runtime = this.opts.runtime;
+    const c = (this.object.spec as PodSpec).containers.find((x) => x.name === input.name)!;
+    const sandbox = { id: input.sandboxID, ip: this.podIP ?? '' };
+    const id = await runtime.createContainer(this.object as Pod, c as never, sandbox, { attempt: input.restartCount });
+    this.current.set(input.name, id);
+    await runtime.startContainer(id);
+    return { containerID: `${runtime.name}://${id}`, startedAt: now() };
+  }
+
+  /** @internal Kills every current instance at once (the grace period is over). */
+  async killContainers(): Promise<void> {
+    await Promise.all([...this.current.values()].map((id) => this.opts.runtime.stopContainer(id, 0).catch(() => undefined)));
+  }
+
+  /** @internal */
+  sendContainers(event: { type: 'START'; sandboxID: string } | { type: 'STOP'; graceSeconds: number }): void {
+    for (const c of this.containers.values()) c.send(event);
   }
 
   /** A runtime event about one of this pod's containers. */
@@ -262,4 +253,40 @@ export class PodWorker {
     if (liveness) stops.push(runProbe(liveness, target, true, (ok) => !ok && actor.send({ type: 'LIVENESS_FAILED' })));
     this.probing.set(name, { key, stop: () => stops.forEach((f) => f()) });
   }
+}
+
+export type PodLogic = { pod: typeof podMachine; container: typeof containerMachine };
+
+/**
+ * The pod and container machines with a runtime plugged in, made once per node:
+ * a provided machine is a whole state-node tree (tens of KB), too much to build
+ * per pod. The implementations find their pod's worker by uid.
+ */
+export function podLogic(runtime: ContainerRuntime, worker: (podUid: string) => PodWorker | undefined): PodLogic {
+  const of = (uid: string): PodWorker => {
+    const w = worker(uid);
+    if (!w) throw new Error(`pod ${uid} is no longer run by this kubelet`);
+    return w;
+  };
+  const container = containerMachine.provide({
+    actors: {
+      ensureImage: fromPromise<{ imageID: string }, EnsureImageInput>(({ input }) => runtime.ensureImage(input.image, input.imagePullPolicy)),
+      startContainer: fromPromise<{ containerID: string; startedAt: string }, StartContainerInput>(({ input }) => of(input.podUid).startInstance(input)),
+      stopContainer: fromPromise<void, StopContainerInput>(async ({ input }) => {
+        await runtime.stopContainer(input.containerID.replace(/^[a-z]+:\/\//, ''), input.graceSeconds);
+      }),
+    },
+  });
+  const pod = podMachine.provide({
+    actors: {
+      createSandbox: fromPromise<SandboxRef, SandboxInput>(({ input }) => of(input.uid).createSandbox()),
+      killContainers: fromPromise<void, PodCleanupInput>(({ input }) => of(input.uid).killContainers()),
+      removeSandbox: fromPromise<void, PodCleanupInput>(({ input }) => runtime.removeSandbox(input.uid)),
+    },
+    actions: {
+      startContainers: ({ context }, { sandboxID }) => worker(context.uid)?.sendContainers({ type: 'START', sandboxID }),
+      stopContainers: ({ context }, { graceSeconds }) => worker(context.uid)?.sendContainers({ type: 'STOP', graceSeconds }),
+    },
+  });
+  return { pod, container };
 }

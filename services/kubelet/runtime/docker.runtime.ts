@@ -10,7 +10,8 @@
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
+import { Docker as Dockerode } from './dockerode.js';
 import { EventHub } from './event-hub.js';
 import { containerCreateOptions, sandboxCreateOptions, toManaged } from './docker-spec.js';
 import { dockerMessage, shortId as short, statusOf } from './docker-errors.js';
@@ -96,7 +97,7 @@ export class DockerRuntime implements ContainerRuntime {
     const base: Docker.DockerOptions = options.socketPath ? { socketPath: options.socketPath } : {};
     let apiVersion: string;
     try {
-      apiVersion = (await new Docker({ ...base, timeout: 10_000 }).version()).ApiVersion;
+      apiVersion = (await new Dockerode({ ...base, timeout: 10_000 }).version()).ApiVersion;
     } catch (err) {
       throw new RuntimeError(
         'RuntimeUnavailable',
@@ -105,7 +106,7 @@ export class DockerRuntime implements ContainerRuntime {
         { cause: err },
       );
     }
-    return new DockerRuntime(new Docker({ ...base, version: `v${apiVersion}` }), options);
+    return new DockerRuntime(new Dockerode({ ...base, version: `v${apiVersion}` }), options);
   }
 
   /** The pinned dockerode client, for tools and tests. */

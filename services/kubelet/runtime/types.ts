@@ -164,7 +164,11 @@ export interface ContainerRuntime {
    */
   removeSandbox(podUid: string): Promise<void>;
 
-  /** Every container and sandbox this runtime created (running or not), and nothing else. */
+  /**
+   * Every container and sandbox this runtime created for its node (running or
+   * not), and nothing else: the kubelet removes those whose pod is not bound to
+   * it, so a runtime must never list another node's containers.
+   */
   listManaged(): Promise<ManagedContainer[]>;
 
   /** Subscribes to started/exited/oom events of managed containers. */

@@ -201,9 +201,9 @@ export class KeelsonClient {
     return store.watch({ resource: r, namespace: r.namespaced ? namespace : undefined }, onEvent, fromRevision !== undefined ? { fromRevision } : {});
   }
 
-  /** A started informer (cache + handlers) for one resource. */
-  async informer(what: string | ResourceInfo, namespace?: string): Promise<Informer> {
-    const inf = new Informer(await this.readStore(), { resource: resolveResource(what), namespace });
+  /** A started informer (cache + handlers) for one resource, optionally filtered (InformerOptions.filter). */
+  async informer(what: string | ResourceInfo, namespace?: string, filter?: (object: KObject) => boolean): Promise<Informer> {
+    const inf = new Informer(await this.readStore(), { resource: resolveResource(what), namespace, filter });
     await inf.start();
     return inf;
   }

@@ -27,6 +27,12 @@ export type InformerOptions = {
   /** One resource, or every resource when absent. */
   resource?: ResourceInfo;
   namespace?: string;
+  /**
+   * Keep only the objects this accepts (a client-side field selector, like the
+   * kubelet's `spec.nodeName=NAME`): the rest are not cached, and an object that
+   * stops matching is reported DELETED. Saves memory, not traffic.
+   */
+  filter?: (object: KObject) => boolean;
   /** Wait this long before re-watching after the watch ended unexpectedly. */
   retryMs?: number;
 };
@@ -168,7 +174,8 @@ export class Informer {
     const old = cache.get(k);
     const initial = !this.syncedFlag;
     let out: InformerEvent | undefined;
-    if (ev.object) {
+    const filter = this.opts.filter;
+    if (ev.object && (!filter || filter(ev.object))) {
       cache.set(k, ev.object);
       out = old
         ? { type: 'MODIFIED', key: ev.key, object: ev.object, old, revision: ev.revision, initial }
