@@ -51,11 +51,13 @@ const USAGE = `  --phase P          docker, nodes or all (default all)
   --heartbeat-ms MS  their lease renewal period (default 2000, the kubelet's default)
   --status-ms MS     their node status period (default 10000, the kubelet's default)
   --cluster-pods N   pending pods (no nodeName) created before the hollow nodes start: every kubelet's pod
-                     informer watches and caches all pods of the cluster (default 0)
+                     informer receives them all and keeps only its own node's (default 0)
   --start-parallel N hollow kubelets starting at once (default 20)
   --start-timeout S  stop starting hollow nodes after S seconds (default 600)
   --seconds S        the heartbeat window (default 30)
-  --settle S         quiet time before each RSS / window (default 5)
+  --settle S         quiet time before each RSS / window (default 20: V8 gives back the young
+                     generation's 32 MB about 10 s after allocation quiets down, so a shorter
+                     settle measures the burst that created the pods, not the steady state)
   --timeout S        for all pods to be Running (default 300)
   --ref REF          measure a clean export of a git ref instead of the working tree
   --skip-imports     do not measure what importing the kubelet's dependencies costs (a bare node per module set)
@@ -130,7 +132,7 @@ function parseOptions(argv: string[]): KubeletBenchOptions {
     startParallel: num(v['start-parallel'], 20, 'start-parallel', 1, 500),
     startTimeoutMs: num(v['start-timeout'], 600, 'start-timeout', 10, 1800) * 1000,
     windowMs: num(v.seconds, 30, 'seconds', 5, 600) * 1000,
-    settleMs: num(v.settle, 5, 'settle', 0, 120) * 1000,
+    settleMs: num(v.settle, 20, 'settle', 0, 120) * 1000,
     timeoutMs: num(v.timeout, 300, 'timeout', 10, 1200) * 1000,
     ref: v.ref,
     nodeArgs: v['node-arg'] ?? [],
