@@ -78,7 +78,7 @@ test('the controller syncs each key, retries failures with back-off, never runs 
         active--;
       }
       calls.push(key);
-      if (key === 'b' && failB-- > 0) throw errors.conflict('stale');
+      if (key === 'b' && failB-- > 0) throw errors.conflict('pods', 'b', 'stale');
     },
   });
   c.start();

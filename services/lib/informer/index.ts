@@ -209,3 +209,5 @@ export class Informer {
     }
   }
 }
+
+export { SharedInformers } from './shared.js';
