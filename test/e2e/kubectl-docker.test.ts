@@ -7,6 +7,7 @@
  * code and stdin.
  */
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -19,6 +20,8 @@ const NS = 'e2e-docker';
 const NODE = 'e2e-docker-node';
 /** A network of its own: another test file removing `keelson-test` cannot pull it away. */
 const NETWORK = 'keelson-e2e';
+/** The keelson command from source (a stale dist/ must not be what is tested). */
+const CLI = ['--import', 'tsx', join(import.meta.dirname, '../../services/cli/main.ts')];
 /** 1 s doubling to 8 s: four starts within ~8 s (Kubernetes would take 70 s). */
 const CRASH_BACK_OFF = { initialMs: 1_000, maxMs: 8_000 };
 
@@ -113,6 +116,60 @@ describe('kubectl with a docker node', () => {
     assert.ok(waits[0]! < waits[1]! && waits[1]! < waits[2]!, `waits do not grow: ${waits.join(', ')} ms`);
 
     await c.ok(['delete', 'pod', 'crasher', '-n', NS, '--grace-period=0', '--force']);
+  });
+
+  test('kill -9 of a `keelson kubelet` process: started again, it adopts the running container instead of restarting it', async (t) => {
+    const node = `${NODE}-cli`;
+    const dataDir = join(c.dir, 'cli-node');
+    const children: ChildProcess[] = [];
+    t.after(() => children.forEach((k) => k.exitCode === null && k.kill('SIGKILL')));
+    const startCli = async (): Promise<ChildProcess> => {
+      const child = spawn(process.execPath, [...CLI, 'kubelet', '--nats', c.cluster.nats.url, '--name', node, '--runtime', 'docker', '--data-dir', dataDir, '--heartbeat-ms', '500'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.push(child);
+      let out = '';
+      child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`keelson kubelet did not register within 30 s:\n${out}`)), 30_000);
+        child.stdout!.on('data', (d: Buffer) => {
+          if (d.toString().includes('registered')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        child.once('exit', (code) => reject(new Error(`keelson kubelet exited (${code}):\n${out}`)));
+      });
+      return child;
+    };
+
+    const first = await startCli();
+    const overrides = JSON.stringify({ spec: { nodeName: node, terminationGracePeriodSeconds: 1 } });
+    await c.ok(['-n', NS, 'run', 'survivor', '--image=busybox', '--image-pull-policy=Never', `--overrides=${overrides}`, '--', 'sleep', '3600']);
+    await c.ok(['-n', NS, 'wait', '--for=condition=Ready', 'pod/survivor', '--timeout=30s']);
+    const uid = (await kubectlJson<{ metadata: { uid: string } }>(['get', 'pod', 'survivor'])).metadata.uid;
+    const [main] = await docker.listContainers({ filters: { label: [`${Labels.podUid}=${uid}`, `${Labels.container}=survivor`] } });
+    assert.ok(main, 'the container runs');
+    const startedAt = (await docker.getContainer(main.Id).inspect()).State.StartedAt;
+
+    first.kill('SIGKILL');
+    await new Promise((r) => (first.exitCode !== null ? r(undefined) : first.once('exit', r)));
+    assert.equal((await docker.getContainer(main.Id).inspect()).State.Running, true, 'the container outlives its kubelet');
+
+    await startCli();
+    // Give the new kubelet time to sync the pod (it reports status at once on adoption).
+    await new Promise((r) => setTimeout(r, 2_000));
+    const after = await docker.getContainer(main.Id).inspect();
+    assert.equal(after.State.Running, true);
+    assert.equal(after.State.StartedAt, startedAt, 'not restarted');
+    const pod = await kubectlJson<{ status: { phase: string; containerStatuses: { restartCount: number; ready: boolean }[] } }>(['get', 'pod', 'survivor']);
+    assert.equal(pod.status.phase, 'Running');
+    assert.equal(pod.status.containerStatuses[0]!.restartCount, 0);
+    assert.equal(pod.status.containerStatuses[0]!.ready, true);
+
+    // The new kubelet owns it: a delete stops and removes the containers.
+    await c.ok(['-n', NS, 'delete', 'pod', 'survivor', '--timeout=20s']);
+    assert.equal((await docker.listContainers({ all: true, filters: { label: [`${Labels.podUid}=${uid}`] } })).length, 0, 'containers removed');
   });
 
   describe('kubectl exec', () => {
