@@ -8,6 +8,7 @@ import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
 import { apiServerMachine } from '../../statecharts/apiserver.machine.js';
 import { connectNats, type NatsConnection } from '../lib/nats/index.js';
 import { Store } from '../lib/store/index.js';
+import { LeaderFencing } from './fencing.js';
 import { buildHttpServer } from './http/index.js';
 import { startNatsApi, type NatsApi } from './nats/api.service.js';
 import { Registry } from './registry/index.js';
@@ -45,6 +46,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   let store: Store | undefined;
   let cache: WatchCache | undefined;
   let registry: Registry | undefined;
+  let fencing: LeaderFencing | undefined;
   let app: FastifyInstance | undefined;
   let natsApi: NatsApi | undefined;
   let url = '';
@@ -63,7 +65,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         await cache?.stop();
         cache = new WatchCache(store!, opts.watchCache);
         await cache.start();
-        registry = new Registry(store!, cache);
+        await fencing?.stop();
+        fencing = new LeaderFencing(nc!);
+        registry = new Registry(store!, cache, fencing);
         await registry.bootstrap();
       }),
       startServers: fromPromise(async () => {
@@ -98,6 +102,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         await app?.close().catch(() => undefined);
         await natsApi?.stop().catch(() => undefined);
         await cache?.stop().catch(() => undefined);
+        await fencing?.stop().catch(() => undefined);
         // A drain needs the server; with NATS already gone, close instead of
         // leaving the connection reconnecting forever.
         const drained = await Promise.race([nc?.drain().then(() => true), sleep(2_000).then(() => false)]).catch(() => false);

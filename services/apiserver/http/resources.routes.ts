@@ -8,6 +8,7 @@ import type {} from '@fastify/websocket';
 import type { WebSocket } from 'ws';
 import { groupVersion, type KObject, type ResourceInfo } from '../../lib/api/resources.js';
 import { ApiError, errors } from '../../lib/errors/index.js';
+import { LEADER_TOKEN_HEADER } from '../../lib/leader-election/index.js';
 import { applyPatch, PatchError, patchTypeFromContentType, type PatchType } from '../patch/index.js';
 import type { DeleteOptions, ListOptions, Registry, WriteOptions } from '../registry/index.js';
 import { toTable } from '../tables/index.js';
@@ -27,6 +28,8 @@ export function registerResourceRoutes(app: FastifyInstance, registry: Registry)
     if (info.kind !== 'resource') return discoveryFor(info, reply);
     const r = resolve(info);
     if (req.body instanceof UndecodedBody) throw req.body.error;
+    // Every write answers to the leader fencing first (reads never do).
+    if (req.method !== 'GET') await registry.fence(leaderToken(req));
     return serve(registry, r.resource, info, req, reply);
   };
   // An upgrade is checked before it happens (preHandler), so a bad request
@@ -51,6 +54,12 @@ export function registerResourceRoutes(app: FastifyInstance, registry: Registry)
     app.route({ method: 'GET', url: `${prefix}/*`, handler, preHandler: checkUpgrade, wsHandler: relay });
     app.route({ method: ['POST', 'PUT', 'PATCH', 'DELETE'], url: `${prefix}/*`, handler, preHandler: checkUpgrade });
   }
+}
+
+/** The fencing token of a leader-elected writer (`X-Keelson-Leader-Token`). */
+function leaderToken(req: FastifyRequest): string | undefined {
+  const h = req.headers[LEADER_TOKEN_HEADER.toLowerCase()];
+  return Array.isArray(h) ? h[0] : h;
 }
 
 function resolve(info: ResourceRequest): ResourceRequest & { resource: ResourceInfo } {

@@ -67,6 +67,8 @@ function one(resource: ResourceInfo, obj: KObject, code = 200, sub?: string, war
 
 async function handle(registry: Registry, req: ApiRequest): Promise<ApiResponse> {
   const resource = resourceOf(req);
+  // Every write answers to the leader fencing first (reads never do).
+  if (req.verb !== 'get' && req.verb !== 'list') await registry.fence(req.token);
   const ns = resource.namespaced ? (req.namespace ?? '') : '';
   const name = req.name ?? '';
   const sub = req.subresource || undefined;

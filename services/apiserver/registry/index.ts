@@ -10,6 +10,7 @@ import { parseFieldSelector, parseLabelSelector } from '../../lib/selectors/inde
 import { invalidValue, type Store } from '../../lib/store/index.js';
 import { applyPatch, PatchError, type PatchType } from '../patch/index.js';
 import type { WatchCache, WatchEvent, Watcher } from '../watch-cache/index.js';
+import type { WriteFence } from '../fencing.js';
 import { applyDefaults } from './defaults.js';
 import { deleteObject, type DeleteOptions } from './deletion.js';
 import { getScale, scaleToReplicas } from './scale.js';
@@ -61,7 +62,16 @@ export class Registry {
   constructor(
     readonly store: Store,
     readonly cache: WatchCache,
+    private readonly fencing?: WriteFence,
   ) {}
+
+  /**
+   * Before any write, from both edges: a leader token whose term was superseded
+   * is refused with 409, a malformed one with 400 (services/apiserver/fencing.ts).
+   */
+  async fence(token: string | undefined): Promise<void> {
+    if (token) await this.fencing?.check(token);
+  }
 
   /** Creates the namespaces every cluster has from the start. */
   async bootstrap(): Promise<void> {
@@ -230,12 +240,13 @@ export class Registry {
     const spec = (pod.spec ?? {}) as { nodeName?: string };
     if (spec.nodeName) throw errors.conflict('pods/binding', name, `pod ${name} is already assigned to node "${spec.nodeName}"`);
     if (pod.metadata?.deletionTimestamp) throw errors.conflict('pods/binding', name, `pod ${name} is being deleted, cannot be assigned to a host`);
-    const next = clone(pod);
-    (next.spec as { nodeName?: string }).nodeName = node;
-    const status = ((next.status as Record<string, unknown>) ??= {});
+    // `pod` was decoded from the store for this request alone: copying the two
+    // parts that change is enough (a structuredClone of the whole pod was 44 %
+    // of the bind's CPU in the scheduler benchmark).
+    const status = (pod.status ?? {}) as Record<string, unknown>;
     const conditions = ((status.conditions as Record<string, unknown>[]) ?? []).filter((c) => c.type !== 'PodScheduled');
     conditions.push({ type: 'PodScheduled', status: 'True', lastTransitionTime: now() });
-    status.conditions = conditions;
+    const next: KObject = { ...pod, spec: { ...spec, nodeName: node }, status: { ...status, conditions } };
     if (opts.dryRun) return next;
     return this.store.update(pods, next, Number(pod.metadata!.resourceVersion));
   }

@@ -61,6 +61,15 @@ export class KeelsonClient {
     await this.nc.close();
   }
 
+  /**
+   * A client on the same connection whose requests carry a leader's fencing token
+   * (see services/lib/leader-election): the API server refuses its writes with 409
+   * once another leader's term began. Closing either client closes both.
+   */
+  withToken(token: string | undefined): KeelsonClient {
+    return new KeelsonClient(this.nc, { ...this.opts, token });
+  }
+
   /** One API request; a failure Status comes back as an ApiError. */
   async request(req: ApiRequest): Promise<ApiResponse> {
     let reply;
