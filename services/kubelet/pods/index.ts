@@ -7,7 +7,7 @@
  */
 import { resourceForKind, type KObject } from '../../lib/api/resources.js';
 import type { KeelsonClient } from '../../lib/client/index.js';
-import { isNotFound } from '../../lib/errors/index.js';
+import { isConflict, isNotFound } from '../../lib/errors/index.js';
 import type { Informer, InformerEvent } from '../../lib/informer/index.js';
 import type { ContainerRuntime, ManagedContainer } from '../runtime/index.js';
 import type { BackOff } from '../../../statecharts/container.machine.js';
@@ -30,6 +30,8 @@ type PodObject = KObject & { spec?: { nodeName?: string }; status?: { phase?: st
 
 export class PodManager {
   private readonly workers = new Map<string, PodWorker>();
+  /** Pods whose containers are gone and whose deletion is being finished: no new worker may start for them. */
+  private readonly finishing = new Set<string>();
   private informer?: Informer;
   private unsubscribe: (() => void)[] = [];
   private readonly status: StatusWriter;
@@ -91,9 +93,12 @@ export class PodManager {
     if (!uid || !this.mine(pod)) return;
     const worker = this.workers.get(uid);
     if (ev.type === 'DELETED') {
+      this.finishing.delete(uid);
       worker?.delete();
       return;
     }
+    // A worker started now would write status and make the final delete conflict, again and again.
+    if (this.finishing.has(uid)) return;
     if (worker) worker.update(pod);
     else this.run(pod, []);
   }
@@ -120,13 +125,25 @@ export class PodManager {
       return;
     }
     this.workers.delete(worker.uid);
+    this.finishing.add(worker.uid);
     worker.stop();
     // The containers are gone: the graceful deletion can finish.
-    void this.status
-      .flush(worker.uid)
-      .then(() => this.opts.client.delete('pods', worker.namespace, worker.name, { gracePeriodSeconds: 0, preconditions: { uid: worker.uid } }))
-      .catch((e) => {
-        if (!isNotFound(e)) console.error(`kubelet: could not remove pod ${worker.namespace}/${worker.name}:`, e);
-      });
+    void this.status.flush(worker.uid).then(() => this.finishDeletion(worker));
+  }
+
+  private async finishDeletion(worker: PodWorker): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.opts.client.delete('pods', worker.namespace, worker.name, { gracePeriodSeconds: 0, preconditions: { uid: worker.uid } });
+        return;
+      } catch (e) {
+        if (isNotFound(e)) return;
+        // Another writer got in between the read and the delete: read and delete again.
+        if (isConflict(e) && attempt < 5) continue;
+        this.finishing.delete(worker.uid);
+        console.error(`kubelet: could not remove pod ${worker.namespace}/${worker.name}:`, e);
+        return;
+      }
+    }
   }
 }
