@@ -22,12 +22,13 @@ export async function deleteObject(registry: Registry, resource: ResourceInfo, o
   const meta = old.metadata!;
   checkPreconditions(resource, old, opts);
   if (resource.kind === 'Namespace') return deleteNamespace(registry, old, opts);
+  const finalizers = policyFinalizers(meta.finalizers ?? [], opts.propagationPolicy);
   if (resource.kind === 'Pod') {
     const grace = podGracePeriod(old, opts);
-    if (grace > 0) return markDeleting(registry, resource, old, grace, opts);
+    if (grace > 0) return markDeleting(registry, resource, old, grace, opts, finalizers);
   }
   // Finalizers hold every object, a pod at grace 0 too, until the last one is removed.
-  if (meta.finalizers?.length) return markDeleting(registry, resource, old, 0, opts);
+  if (finalizers.length) return markDeleting(registry, resource, old, 0, opts, finalizers);
   if (opts.dryRun) return old;
   await registry.store.delete(resource, meta.namespace ?? '', meta.name!, Number(meta.resourceVersion));
   return old;
@@ -59,14 +60,40 @@ function podGracePeriod(pod: KObject, opts: DeleteOptions): number {
   return Math.max(0, opts.gracePeriodSeconds ?? spec.terminationGracePeriodSeconds ?? 30);
 }
 
-async function markDeleting(registry: Registry, resource: ResourceInfo, old: KObject, grace: number, opts: DeleteOptions): Promise<KObject> {
+/**
+ * Cascading deletion is the garbage collector's (services/controller-manager/
+ * garbage-collector.controller.ts): Foreground and Orphan only leave it a
+ * finalizer to act on, as in Kubernetes; Background (what happens without a
+ * policy too) needs nothing here, and takes back a policy asked for before.
+ */
+function policyFinalizers(finalizers: string[], policy: DeleteOptions['propagationPolicy']): string[] {
+  if (!policy) return finalizers;
+  const others = finalizers.filter((f) => f !== 'orphan' && f !== 'foregroundDeletion');
+  if (policy === 'Foreground') return [...others, 'foregroundDeletion'];
+  if (policy === 'Orphan') return [...others, 'orphan'];
+  return others;
+}
+
+async function markDeleting(
+  registry: Registry,
+  resource: ResourceInfo,
+  old: KObject,
+  grace: number,
+  opts: DeleteOptions,
+  finalizers: string[],
+): Promise<KObject> {
   const meta = old.metadata!;
   const deadline = new Date(Date.now() + grace * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  // Already terminating: only a shorter grace period changes anything.
-  if (meta.deletionTimestamp && (meta.deletionGracePeriodSeconds ?? 0) <= grace) return old;
+  const sameFinalizers = finalizers.length === (meta.finalizers?.length ?? 0) && finalizers.every((f, i) => f === meta.finalizers![i]);
+  // Already terminating: only a shorter grace period, or another propagation policy, changes anything.
+  const shorter = !meta.deletionTimestamp || (meta.deletionGracePeriodSeconds ?? 0) > grace;
+  if (!shorter && sameFinalizers) return old;
   const next = clone(old);
-  next.metadata!.deletionTimestamp = deadline;
-  next.metadata!.deletionGracePeriodSeconds = grace;
+  if (finalizers.length || meta.finalizers) next.metadata!.finalizers = finalizers;
+  if (shorter) {
+    next.metadata!.deletionTimestamp = deadline;
+    next.metadata!.deletionGracePeriodSeconds = grace;
+  }
   if (opts.dryRun) return next;
   return registry.store.update(resource, next, Number(meta.resourceVersion));
 }
