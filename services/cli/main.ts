@@ -9,6 +9,7 @@ import { NatsServerMissingError } from '../lib/nats-server/index.js';
 import { natsServers } from '../lib/nats/index.js';
 import { up } from '../up/index.js';
 import { runClientVerb, CLIENT_VERBS, CLIENT_HELP } from './client-verbs.js';
+import { CONTROL_LOOPS_HELP, runControlLoop } from './control-loops.js';
 
 const HELP = `keelson ${VERSION} — a lightweight Kubernetes-style orchestrator on NATS JetStream
 
@@ -37,7 +38,7 @@ Components (connect to NATS by --nats URL[,URL...] or KEELSON_NATS):
       --status-ms N      node status period when nothing changed (default 10000)
       --label K=V        an extra node label (repeatable)
   agent              Everything a worker node runs (today: the kubelet); same flags
-
+${CONTROL_LOOPS_HELP}
 Client (over NATS):
 ${CLIENT_HELP}
 Other:
@@ -206,6 +207,9 @@ async function main(): Promise<void> {
     case 'kubelet':
     case 'agent':
       return cmdKubelet(rest);
+    case 'scheduler':
+    case 'controller-manager':
+      return runControlLoop(cmd, rest, stopOnSignals);
     default:
       if (CLIENT_VERBS.includes(cmd)) {
         process.exitCode = await runClientVerb(cmd, rest);

@@ -1,8 +1,9 @@
 /**
  * `keelson up`: a whole cluster on this machine. Starts nats-server (JetStream
- * in the data folder) as a child process, then the control plane, then N
+ * in the data folder) as a child process, then the control plane (API server,
+ * leader-elected scheduler and controller-manager), then N
  * kubelets in this process, writes the kubeconfig, and stops everything it
- * started on SIGINT/SIGTERM (kubelets first, nats-server last).
+ * started on SIGINT/SIGTERM (control loops, then kubelets; nats-server last).
  *
  * Node names: the hostname for one node; `<hostname>-1` … `<hostname>-N` for
  * more. Each node keeps its runtime state in `DIR/nodes/<name>`.
@@ -12,6 +13,10 @@ import { join, resolve } from 'node:path';
 import { startApiServer, type ApiServer } from '../apiserver/index.js';
 import { startNatsServer, type NatsServer } from '../lib/nats-server/index.js';
 import { defaultNodeName, parseRuntimeName, startNodeAgent, type Kubelet } from '../kubelet/index.js';
+import { KeelsonClient } from '../lib/client/index.js';
+import { runLeaderElected } from '../lib/component/index.js';
+import { startControllerManager } from '../controller-manager/index.js';
+import { startScheduler } from '../scheduler/index.js';
 import { kubeconfig } from './kubeconfig.js';
 
 export type UpOptions = {
@@ -58,13 +63,26 @@ export async function up(opts: UpOptions): Promise<Cluster> {
     throw e;
   }
   const nodes: Kubelet[] = [];
+  const loops: { stop(): Promise<void> }[] = [];
+  let loopClient: KeelsonClient | undefined;
   const stop = async () => {
+    // Control loops first (they hand their leases over), then the nodes.
+    await Promise.all(loops.splice(0).map((l) => l.stop().catch(() => undefined)));
+    await loopClient?.close().catch(() => undefined);
     await Promise.all(nodes.map((n) => n.stop().catch(() => undefined)));
     await apiserver.stop();
     await nats.stop();
   };
   try {
     const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+    // The scheduler and the controller-manager, leader-elected like on any master:
+    // more of them (keelson scheduler / controller-manager) may join as standbys.
+    loopClient = await KeelsonClient.connect([nats.url], 'keelson-up-control-loops');
+    const client = loopClient;
+    loops.push(
+      await runLeaderElected({ client, election: 'kube-scheduler', log, start: (leader) => startScheduler({ client: leader, log }) }),
+      await runLeaderElected({ client, election: 'kube-controller-manager', log, start: (leader) => startControllerManager({ client: leader, log }) }),
+    );
     for (const nodeName of nodeNames) {
       const agent = await startNodeAgent({
         nats: [nats.url],

@@ -1,0 +1,96 @@
+/**
+ * `keelson scheduler` and `keelson controller-manager`: leader-elected control
+ * loops. Any number may run against one cluster; one of each acts, the others
+ * stand by and take over when its lease runs out (or at once on SIGTERM).
+ * Health and metrics on 10251 / 10252.
+ */
+import { parseArgs } from 'node:util';
+import { KeelsonClient } from '../lib/client/index.js';
+import { metric, runLeaderElected, serveComponent, type Metric } from '../lib/component/index.js';
+import { natsServers } from '../lib/nats/index.js';
+import { startControllerManager, type ControllerManager } from '../controller-manager/index.js';
+import { startScheduler, type RunningScheduler } from '../scheduler/index.js';
+
+export const CONTROL_LOOPS_HELP = `  scheduler          Binds pending pods to nodes (leader-elected; health and metrics on --port 10251)
+  controller-manager Replication, Deployment, Endpoints, node lifecycle, garbage collection
+                     (leader-elected; health and metrics on --port 10252)
+      --port N           health/metrics port; --host ADDR its address (default 0.0.0.0)
+      --identity ID      this candidate's name in the election (default <hostname>_<random>)
+      --node-grace-ms N  (controller-manager) lease age that makes a node Unknown (default 5000)
+      --eviction-ms N    (controller-manager) how long pods tolerate an unhealthy node (default 5000)
+`;
+
+type Kind = 'scheduler' | 'controller-manager';
+
+export async function runControlLoop(kind: Kind, argv: string[], onStop: (stop: () => Promise<void>) => void): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      nats: { type: 'string' },
+      port: { type: 'string', default: kind === 'scheduler' ? '10251' : '10252' },
+      host: { type: 'string', default: '0.0.0.0' },
+      identity: { type: 'string' },
+      'node-grace-ms': { type: 'string' },
+      'eviction-ms': { type: 'string' },
+    },
+  });
+  const num = (v: string | undefined, flag: string): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} must be a whole number >= 0, not "${v}"`);
+    return n;
+  };
+  const port = num(values.port, '--port')!;
+  const log = (m: string) => process.stderr.write(`${m}\n`);
+  const client = await KeelsonClient.connect(natsServers(values.nats), `keelson-${kind}`);
+  const election = kind === 'scheduler' ? 'kube-scheduler' : 'kube-controller-manager';
+  const grace = num(values['node-grace-ms'], '--node-grace-ms');
+  const eviction = num(values['eviction-ms'], '--eviction-ms');
+  const loop = await runLeaderElected<RunningScheduler | ControllerManager>({
+    client,
+    election,
+    ...(values.identity ? { identity: values.identity } : {}),
+    log,
+    start: (leader) =>
+      kind === 'scheduler'
+        ? startScheduler({ client: leader, log })
+        : startControllerManager({
+            client: leader,
+            log,
+            options: { ...(grace !== undefined ? { nodeMonitorGracePeriodMs: grace } : {}), ...(eviction !== undefined ? { podEvictionTimeoutMs: eviction } : {}) },
+          }),
+  });
+  const server = await serveComponent({
+    name: election,
+    host: values.host,
+    port,
+    healthz: () => ({ ok: !client.nc.isClosed(), message: 'the NATS connection is closed' }),
+    // A standby is ready too: it is doing its job, which is to wait.
+    readyz: () => ({ ok: !client.nc.isClosed(), message: 'the NATS connection is closed' }),
+    metrics: () => loopMetrics(election, loop.election.isLeader, loop.current()),
+  }).catch(async (e) => {
+    await loop.stop();
+    await client.close();
+    throw e;
+  });
+  onStop(async () => {
+    await loop.stop();
+    await server.close();
+    await client.close();
+  });
+  process.stdout.write(`keelson ${kind}: candidate ${loop.election.identity} in election ${election}; health on ${server.url}/healthz\n`);
+}
+
+function loopMetrics(election: string, leading: boolean, work: RunningScheduler | ControllerManager | undefined): Metric[] {
+  const out: Metric[] = [metric('keelson_leader_election_master_status', 'gauge', 'Whether this instance leads (1) or stands by (0).', leading ? 1 : 0, { name: election })];
+  if (!work) return out;
+  const stats = work.stats() as unknown as Record<string, unknown>;
+  const samples = (prefix: string, obj: Record<string, unknown>, labels: Record<string, string> = {}) => {
+    for (const [k, v] of Object.entries(obj)) {
+      if (typeof v === 'number') out.push(metric(`${prefix}_${k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`, 'gauge', `${k} (see stats()).`, v, labels));
+    }
+  };
+  if ('scheduled' in stats) samples('keelson_scheduler', stats);
+  else for (const [name, s] of Object.entries(stats)) samples('keelson_controller', s as Record<string, unknown>, { controller: name });
+  return out;
+}
