@@ -16,7 +16,7 @@
  * Every loop is bounded in count and time; everything started is stopped in a
  * finally block and on SIGINT/SIGTERM.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, tmpdir } from 'node:os';
@@ -29,7 +29,7 @@ import { KvWatchInclude } from '@nats-io/kv';
 import { resourceForKind, type KObject } from '../services/lib/api/resources.js';
 import { decodeObject, encodeObject } from '../services/lib/codec/index.js';
 import { connectNats } from '../services/lib/nats/index.js';
-import { findNatsServer, freePort, startNatsServer } from '../services/lib/nats-server/index.js';
+import { freePort, startNatsServer } from '../services/lib/nats-server/index.js';
 import { Store } from '../services/lib/store/index.js';
 import { compileProject, startApiServerChild, type ApiServerChild, type ChildMemory } from './lib/apiserver.js';
 import { formatSlice, loadLargestProfile, sliceProfile } from './lib/cpuprofile.js';
@@ -38,6 +38,7 @@ import { closedLoop, openLoop, type LoadResult } from './lib/load.js';
 import { benchPod, podName, SENT_ANNOTATION } from './lib/pods.js';
 import { Cleanup, cpuSeconds, machineBusySeconds, peakRssMB, rssMB, sleep } from './lib/proc.js';
 import type { Scenario } from './lib/scenario.js';
+import { codeVersion, machine } from './lib/source.js';
 import { nowMs, opsPerSec, Samples, type Summary } from './lib/stats.js';
 import { fmt, markdownTable, ratio, textTable, type Row } from './lib/table.js';
 
@@ -793,7 +794,7 @@ function report(o: Options, r: Results, phases: Phase[], api: ApiServerChild, st
     (s.firstError ? `; first error: ${s.firstError}` : '');
   const notes = [
     `API server: a child process, ${modeText(api)}; --expose-gc for the RSS figures${o.profile ? ', --cpu-prof' : ''}.`,
-    `Code measured: ${codeVersion()}. Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}, ${natsVersion()}. One nats-server (JetStream, file storage, R1).`,
+    `Code measured: ${codeVersion(root)}. Machine: ${machine()}. One nats-server (JetStream, file storage, R1).`,
     `Pod: ${r.sizes.requestJsonBytes} B of JSON sent, ${r.sizes.storedProtoBytes} B of protobuf stored, ${r.sizes.getResponseBytes} B of JSON returned by GET.`,
     `Client: node:http with a keep-alive agent (${IN_FLIGHT} sockets, Nagle off); raw baselines use @nats-io/kv from the same process on one connection.`,
     `Create: ${r.create.keelson.count} API creates, ${r.create.keelson.errors} errors; raw: ${r.create.raw.count}, ${r.create.raw.errors} errors. Fill to ${o.total}: ${fmt(r.fill.opsPerSec, 0)} creates/s, p50/p99 ${fmt(r.fill.latency.p50)} / ${fmt(r.fill.latency.p99)} ms.`,
@@ -848,27 +849,6 @@ function modeText(api: ApiServerChild): string {
   if (api.mode === 'compiled') return '`node <temp tsc build>/services/cli/main.js apiserver` (--compiled)';
   if (api.mode === 'dist') return '`node bin/keelson.js apiserver` running the compiled dist/';
   return '`node bin/keelson.js apiserver` running the TypeScript through tsx (there is no dist/ build)';
-}
-
-/** The commit, and whether the code the API server runs has uncommitted changes. */
-function codeVersion(): string {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'services', 'statecharts', 'protos'], { cwd: root, encoding: 'utf8' })
-      .split('\n')
-      .filter(Boolean).length;
-    return dirty ? `commit ${head} + uncommitted changes in ${dirty} files under services/, statecharts/, protos/` : `commit ${head}`;
-  } catch {
-    return 'unknown (not a git checkout)';
-  }
-}
-
-function natsVersion(): string {
-  try {
-    return execFileSync(findNatsServer() ?? 'nats-server', ['--version'], { encoding: 'utf8' }).trim();
-  } catch {
-    return 'nats-server (version unknown)';
-  }
 }
 
 const scenario: Scenario = {
