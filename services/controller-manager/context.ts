@@ -6,8 +6,9 @@
  */
 import type { KeelsonClient } from '../lib/client/index.js';
 import type { ControllerStats } from '../lib/controller/index.js';
-import type { EventRecorder } from '../lib/events/index.js';
-import type { SharedInformers } from '../lib/informer/index.js';
+import { hostname } from 'node:os';
+import { EventRecorder } from '../lib/events/index.js';
+import { SharedInformers } from '../lib/informer/index.js';
 
 export type ControllerManagerOptions = {
   /** A node whose heartbeat Lease is older than this is NotReady/Unknown. Default 5 s (Kubernetes: 50 s). */
@@ -44,3 +45,29 @@ export type RunningController = {
   /** Stops the workers and handlers; shared informers are stopped by the manager. */
   stop(): Promise<void>;
 };
+
+/**
+ * A context on one client: its own shared informers (unless given), one event
+ * recorder per component, the default options with `options` over them.
+ */
+export function controllerContext(opts: {
+  client: KeelsonClient;
+  informers?: SharedInformers;
+  options?: Partial<ControllerManagerOptions>;
+  log?: (message: string) => void;
+}): ControllerContext {
+  const { client } = opts;
+  const log = opts.log ?? (() => undefined);
+  const recorders = new Map<string, EventRecorder>();
+  return {
+    client,
+    informers: opts.informers ?? new SharedInformers(client),
+    options: { ...DEFAULT_CONTROLLER_MANAGER_OPTIONS, ...opts.options },
+    log,
+    recorder: (component) => {
+      let r = recorders.get(component);
+      if (!r) recorders.set(component, (r = new EventRecorder({ client, component, host: hostname(), log })));
+      return r;
+    },
+  };
+}

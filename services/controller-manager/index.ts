@@ -4,19 +4,16 @@
  * fencing token), and stopped together. Leader election and the health server
  * wrap this from outside (the CLI); this starts the work of one leader term.
  */
-import { hostname } from 'node:os';
 import type { KeelsonClient } from '../lib/client/index.js';
 import type { ControllerStats } from '../lib/controller/index.js';
-import { EventRecorder } from '../lib/events/index.js';
-import { SharedInformers } from '../lib/informer/index.js';
-import { DEFAULT_CONTROLLER_MANAGER_OPTIONS, type ControllerContext, type ControllerManagerOptions, type RunningController } from './context.js';
+import { controllerContext, type ControllerContext, type ControllerManagerOptions, type RunningController } from './context.js';
 import { startDeploymentController } from './deployment.controller.js';
 import { startEndpointsController } from './endpoints.controller.js';
 import { startGarbageCollectorController } from './garbage-collector.controller.js';
 import { startNodeLifecycleController } from './node-lifecycle.controller.js';
 import { startReplicaSetController, startReplicationController } from './replication.controller.js';
 
-export { DEFAULT_CONTROLLER_MANAGER_OPTIONS, type ControllerContext, type ControllerManagerOptions, type RunningController } from './context.js';
+export { controllerContext, DEFAULT_CONTROLLER_MANAGER_OPTIONS, type ControllerContext, type ControllerManagerOptions, type RunningController } from './context.js';
 
 /** Every controller, by the name `--controllers` uses. */
 export const CONTROLLERS: Record<string, (ctx: ControllerContext) => Promise<RunningController>> = {
@@ -46,20 +43,9 @@ export async function startControllerManager(opts: ControllerManagerStartOptions
   for (const n of names) {
     if (!CONTROLLERS[n]) throw new Error(`unknown controller "${n}"; known: ${Object.keys(CONTROLLERS).join(', ')}`);
   }
-  const informers = new SharedInformers(opts.client);
-  const recorders = new Map<string, EventRecorder>();
   const log = opts.log ?? (() => undefined);
-  const ctx: ControllerContext = {
-    client: opts.client,
-    informers,
-    options: { ...DEFAULT_CONTROLLER_MANAGER_OPTIONS, ...opts.options },
-    log,
-    recorder: (component) => {
-      let r = recorders.get(component);
-      if (!r) recorders.set(component, (r = new EventRecorder({ client: opts.client, component, host: hostname(), log })));
-      return r;
-    },
-  };
+  const ctx = controllerContext({ client: opts.client, ...(opts.options ? { options: opts.options } : {}), log });
+  const informers = ctx.informers;
   const running: RunningController[] = [];
   const stop = async () => {
     await Promise.all(running.splice(0).map((c) => c.stop().catch((e: Error) => log(`controller ${c.name} did not stop cleanly: ${e.message}`))));

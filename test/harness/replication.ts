@@ -7,7 +7,7 @@
  * (services/scheduler) replaces that binder once it exists; these tests are
  * about replicas, not placement.
  */
-import { DEFAULT_CONTROLLER_MANAGER_OPTIONS, type ControllerContext, type RunningController } from '../../services/controller-manager/context.js';
+import { controllerContext, type RunningController } from '../../services/controller-manager/context.js';
 import { startDeploymentController } from '../../services/controller-manager/deployment.controller.js';
 import { startReplicaSetController, startReplicationController } from '../../services/controller-manager/replication.controller.js';
 import { startKubelet, type Kubelet } from '../../services/kubelet/index.js';
@@ -16,7 +16,6 @@ import { resourceForKind, type KObject, type ResourceInfo } from '../../services
 import { KeelsonClient } from '../../services/lib/client/index.js';
 import { keyOf } from '../../services/lib/controller/index.js';
 import { isConflict, isNotFound } from '../../services/lib/errors/index.js';
-import { EventRecorder } from '../../services/lib/events/index.js';
 import { SharedInformers, type Informer, type InformerHandler } from '../../services/lib/informer/index.js';
 
 const PODS = resourceForKind('Pod')!;
@@ -103,13 +102,7 @@ export async function startReplicationPlane(nats: string[], opts: { podWatchLagM
   const client = await KeelsonClient.connect(nats, 'replication-test-controllers');
   const informers = opts.podWatchLagMs ? new SharedInformersWithLag(client, opts.podWatchLagMs) : new SharedInformers(client);
   const logs: string[] = [];
-  const ctx: ControllerContext = {
-    client,
-    informers,
-    recorder: (component) => new EventRecorder({ client, component }),
-    options: DEFAULT_CONTROLLER_MANAGER_OPTIONS,
-    log: (m) => logs.push(m),
-  };
+  const ctx = controllerContext({ client, informers, log: (m) => logs.push(m) });
   const controllers: RunningController[] = [];
   const stop = async () => {
     await Promise.all(controllers.splice(0).map((c) => c.stop()));

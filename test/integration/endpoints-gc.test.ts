@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startApiServer, type ApiServer } from '../../services/apiserver/index.js';
-import type { ControllerContext, RunningController } from '../../services/controller-manager/context.js';
+import { controllerContext, type RunningController } from '../../services/controller-manager/context.js';
 import { LAST_CHANGE_TRIGGER_TIME, startEndpointsController } from '../../services/controller-manager/endpoints.controller.js';
 import { startGarbageCollectorController } from '../../services/controller-manager/garbage-collector.controller.js';
 import { startKubelet, type Kubelet } from '../../services/kubelet/index.js';
@@ -16,7 +16,6 @@ import { FakeRuntime } from '../../services/kubelet/runtime/index.js';
 import type { KObject, OwnerReference } from '../../services/lib/api/resources.js';
 import { KeelsonClient } from '../../services/lib/client/index.js';
 import { isNotFound } from '../../services/lib/errors/index.js';
-import { EventRecorder } from '../../services/lib/events/index.js';
 import { SharedInformers } from '../../services/lib/informer/index.js';
 import { startTestNats, type TestNats } from '../harness/nats.js';
 import { until } from '../harness/wait.js';
@@ -102,13 +101,7 @@ describe('endpoints and garbage collection on hollow nodes', () => {
     ctlClient = await KeelsonClient.connect(nats.urls, 'endpoints-gc-controllers', { bucket: BUCKET });
     const c = ctlClient;
     informers = new SharedInformers(c);
-    const ctx: ControllerContext = {
-      client: c,
-      informers,
-      recorder: (component) => new EventRecorder({ client: c, component }),
-      options: { nodeMonitorGracePeriodMs: 5_000, podEvictionTimeoutMs: 5_000, nodeMonitorPeriodMs: 1_000, workers: 4 },
-      log: () => undefined,
-    };
+    const ctx = controllerContext({ client: c, informers, options: { nodeMonitorGracePeriodMs: 5_000, podEvictionTimeoutMs: 5_000, nodeMonitorPeriodMs: 1_000, workers: 4 } });
     controllers.push(await startEndpointsController(ctx), await startGarbageCollectorController(ctx));
   });
 

@@ -8,14 +8,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startApiServer, type ApiServer } from '../../services/apiserver/index.js';
-import type { ControllerContext, ControllerManagerOptions, RunningController } from '../../services/controller-manager/context.js';
+import { controllerContext, type ControllerManagerOptions, type RunningController } from '../../services/controller-manager/context.js';
 import { startNodeLifecycleController } from '../../services/controller-manager/node-lifecycle.controller.js';
 import { startKubelet, type Kubelet } from '../../services/kubelet/index.js';
 import { FakeRuntime } from '../../services/kubelet/runtime/index.js';
 import type { KObject } from '../../services/lib/api/resources.js';
 import { KeelsonClient } from '../../services/lib/client/index.js';
 import { isNotFound } from '../../services/lib/errors/index.js';
-import { EventRecorder } from '../../services/lib/events/index.js';
 import { SharedInformers } from '../../services/lib/informer/index.js';
 import { TAINT_NOT_READY, TAINT_UNREACHABLE } from '../../statecharts/node.machine.js';
 import { startTestNats, type TestNats } from '../harness/nats.js';
@@ -79,13 +78,7 @@ describe('node lifecycle on hollow nodes', () => {
     ctlClient = await KeelsonClient.connect(nats.urls, 'node-lifecycle-controller', { bucket: BUCKET });
     const c = ctlClient;
     informers = new SharedInformers(c);
-    const ctx: ControllerContext = {
-      client: c,
-      informers,
-      recorder: (component) => new EventRecorder({ client: c, component }),
-      options: OPTIONS,
-      log: (m) => logs.push(m),
-    };
+    const ctx = controllerContext({ client: c, informers, options: OPTIONS, log: (m) => logs.push(m) });
     controller = await startNodeLifecycleController(ctx);
   });
 
