@@ -12,6 +12,7 @@ import {
   type StopContainerInput,
 } from './container.machine.js';
 import { transitionCoverage } from './testing/coverage.js';
+import { settle } from './testing/settle.js';
 
 test('model-based paths take every transition and reach every state', () => {
   // Guards read context and event data, which stay out of the state key; they are
@@ -42,10 +43,6 @@ test('model-based paths take every transition and reach every state', () => {
   assert.deepEqual(cov.states.filter((s) => !cov.reached.has(s)), []);
 });
 
-const tick = () => new Promise((r) => setImmediate(r));
-const settle = async () => {
-  for (let i = 0; i < 4; i++) await tick();
-};
 
 /** A fake runtime: records calls; pulls and starts fail while the test queues errors. */
 function runtime() {

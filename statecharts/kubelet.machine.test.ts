@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { createActor, fromPromise, SimulatedClock } from 'xstate';
 import { acceptsPods, kubeletMachine, registerRetryDelay, type KubeletInput, type NodeRef } from './kubelet.machine.js';
 import { transitionCoverage } from './testing/coverage.js';
+import { settle } from './testing/settle.js';
 
 /** What the API answers when the Node object was deleted (an ApiError with reason NotFound). */
 const nodeNotFound = () => Object.assign(new Error('nodes "n1" not found'), { reason: 'NotFound', code: 404 });
@@ -24,10 +25,6 @@ test('model-based paths take every transition and reach every state', () => {
   assert.deepEqual(cov.states.filter((s) => !cov.reached.has(s)), []);
 });
 
-const tick = () => new Promise((r) => setImmediate(r));
-const settle = async () => {
-  for (let i = 0; i < 4; i++) await tick();
-};
 
 type Name = 'registerNode' | 'renewLease' | 'reportStatus' | 'drain';
 

@@ -13,6 +13,7 @@ import {
   type RenewOutput,
 } from './leader.machine.js';
 import { transitionCoverage } from './testing/coverage.js';
+import { settle } from './testing/settle.js';
 
 const other = (revision: number, createdMs = 0, term = revision): Holder => ({ identity: 'b', term, revision, createdMs });
 const leaseLost = () => Object.assign(new Error('the lease is held by someone else'), { reason: LEASE_LOST });
@@ -42,10 +43,6 @@ test('model-based paths take every transition and reach every state', () => {
   assert.deepEqual(cov.states.filter((s) => !cov.reached.has(s)), []);
 });
 
-const tick = () => new Promise((r) => setImmediate(r));
-const settle = async () => {
-  for (let i = 0; i < 4; i++) await tick();
-};
 
 /**
  * A candidate over a scripted store: each actor call takes the next queued

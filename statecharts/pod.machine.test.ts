@@ -12,6 +12,7 @@ import {
 } from './container.machine.js';
 import { podMachine, podPhase, podStatus, type PodCleanupInput, type PodInput, type SandboxInput, type SandboxRef } from './pod.machine.js';
 import { transitionCoverage } from './testing/coverage.js';
+import { settle } from './testing/settle.js';
 
 /** Status builders for container `name`. */
 const status = (name: string, state: ContainerState, more: Partial<ContainerStatus> = {}): ContainerStatus => ({
@@ -57,10 +58,6 @@ test('model-based paths take every transition and reach every state', () => {
   assert.deepEqual(cov.states.filter((s) => !cov.reached.has(s)), []);
 });
 
-const tick = () => new Promise((r) => setImmediate(r));
-const settle = async () => {
-  for (let i = 0; i < 4; i++) await tick();
-};
 
 /** The pod machine with recording fakes for the service's actors and actions. */
 function harness(input: Partial<PodInput> = {}) {
