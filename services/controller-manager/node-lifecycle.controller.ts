@@ -213,18 +213,18 @@ class NodeLifecycleController {
         if (!isNotFound(e)) failure ??= e;
       }
     };
+    // The writes for one node's pods go out together: its last pod is not evicted later than its first.
+    const each = (list: KObject[], write: (pod: KObject) => Promise<unknown>) => Promise.all(list.map((pod) => attempt(() => write(pod))));
     if (t.markPods) {
-      for (const pod of mine) {
+      await each(mine, async (pod) => {
         const conditions = pod.metadata?.deletionTimestamp ? undefined : notReadyConditions(pod, rfc3339(now));
-        if (!conditions) continue;
-        await attempt(async () => {
-          await this.ctx.client.updateStatus({ ...pod, status: { ...(pod.status as object), conditions } });
-          this.podEvents.event(pod, 'Warning', 'NodeNotReady', 'Node is not ready');
-        });
-      }
+        if (!conditions) return;
+        await this.ctx.client.updateStatus({ ...pod, status: { ...(pod.status as object), conditions } });
+        this.podEvents.event(pod, 'Warning', 'NodeNotReady', 'Node is not ready');
+      });
       if (failure === undefined) t.markPods = false;
     }
-    for (const pod of mine.filter((p) => p.metadata?.deletionTimestamp)) await attempt(() => this.forceDelete(pod));
+    await each(mine.filter((p) => p.metadata?.deletionTimestamp), (pod) => this.forceDelete(pod));
 
     const taints = taintsOf(node).filter((x) => x.effect === 'NoExecute' && x.key === lifecycleTaint(s));
     const defaultMs = this.ctx.options.podEvictionTimeoutMs;
@@ -245,7 +245,7 @@ class NodeLifecycleController {
         due.length = 0;
       } else t.admitted = true;
     }
-    for (const pod of due) await attempt(() => this.evict(pod));
+    await each(due, (pod) => this.evict(pod));
     if (failure !== undefined) throw failure;
     return wait;
   }
