@@ -17,9 +17,9 @@
  * finally block and on SIGINT/SIGTERM.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { cpus, tmpdir } from 'node:os';
+import { cpus } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -37,6 +37,7 @@ import { expectOk, HttpClient } from './lib/http.js';
 import { closedLoop, openLoop, type LoadResult } from './lib/load.js';
 import { benchPod, podName, SENT_ANNOTATION } from './lib/pods.js';
 import { Cleanup, cpuSeconds, machineBusySeconds, peakRssMB, rssMB, sleep } from './lib/proc.js';
+import { startBenchRun } from './lib/bench-run.js';
 import type { Scenario } from './lib/scenario.js';
 import { codeVersion, machine } from './lib/source.js';
 import { nowMs, opsPerSec, Samples, type Summary } from './lib/stats.js';
@@ -185,17 +186,9 @@ function loadSummary(r: LoadResult): LoadSummary {
 
 async function run(argv: string[]): Promise<void> {
   const o = parseOptions(argv);
-  const cleanup = new Cleanup();
-  const stamp = new Date().toISOString().replace(/:/g, '').replace(/\..*$/, '').replace('T', '-');
-  const profDir = o.profile ? join(o.out, `api-${stamp}-cpuprofile`) : undefined;
   // Nothing below may run for ever: a hard limit for the whole scenario.
-  const watchdog = setTimeout(() => {
-    process.stderr.write('api bench: over the 8-minute limit; stopping\n');
-    void cleanup.run().finally(() => process.exit(1));
-  }, 8 * 60_000);
-  watchdog.unref();
-  const log = (s: string) => process.stderr.write(`[${((nowMs() - t0) / 1000).toFixed(1).padStart(5)} s] ${s}\n`);
-  const t0 = nowMs();
+  const { cleanup, stamp, log, ...bench } = startBenchRun('api', 8 * 60_000);
+  const profDir = o.profile ? join(o.out, `api-${stamp}-cpuprofile`) : undefined;
 
   const phases: Phase[] = [];
   let api: ApiServerChild | undefined;
@@ -231,8 +224,7 @@ async function run(argv: string[]): Promise<void> {
 
   try {
     // --- setup -------------------------------------------------------------
-    const dir = mkdtempSync(join(tmpdir(), 'keelson-bench-'));
-    cleanup.add('temp dir', () => rmSync(dir, { recursive: true, force: true }));
+    const dir = bench.tempDir();
     const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
     natsPid = nats.pid;
     cleanup.killOnExit(nats.pid);
@@ -417,8 +409,7 @@ async function run(argv: string[]): Promise<void> {
 
     report(o, results, phases, api, stamp, profileText, memoryNote);
   } finally {
-    clearTimeout(watchdog);
-    await cleanup.run();
+    await bench.finish();
   }
 }
 

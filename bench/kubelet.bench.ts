@@ -16,8 +16,7 @@
  * child is stopped, every container with the namespace label removed and the
  * network deleted at the end, on failure and on Ctrl-C; every wait is bounded.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -31,7 +30,8 @@ import { DOCKER_NS, dockerPhase, IMAGE, namespaceContainers, parallel, removeCon
 import { hollowPhase, type HeartbeatRun } from './lib/kubelet-hollow-phase.js';
 import { writeKubeletReport } from './lib/kubelet-report.js';
 import { benchPod, podName } from './lib/pods.js';
-import { Cleanup, withTimeout } from './lib/proc.js';
+import { withTimeout } from './lib/proc.js';
+import { startBenchRun } from './lib/bench-run.js';
 import type { Scenario } from './lib/scenario.js';
 import { build, machine, prepareSource } from './lib/source.js';
 import { nowMs } from './lib/stats.js';
@@ -145,19 +145,10 @@ function parseOptions(argv: string[]): KubeletBenchOptions {
 
 async function run(argv: string[]): Promise<void> {
   const o = parseOptions(argv);
-  const cleanup = new Cleanup();
+  const { cleanup, stamp, log, ...bench } = startBenchRun('kubelet', WATCHDOG_MS);
   const runId = `${process.pid}-${Date.now().toString(36)}`;
-  const stamp = new Date().toISOString().replace(/:/g, '').replace(/\..*$/, '').replace('T', '-');
-  const t0 = nowMs();
-  const log = (s: string) => process.stderr.write(`[${((nowMs() - t0) / 1000).toFixed(1).padStart(6)} s] ${s}\n`);
-  const watchdog = setTimeout(() => {
-    process.stderr.write(`kubelet bench: over the ${WATCHDOG_MS / 60_000}-minute limit; stopping\n`);
-    void cleanup.run().finally(() => process.exit(1));
-  }, WATCHDOG_MS);
-  watchdog.unref();
   let aborted = false;
-  const dir = mkdtempSync(join(tmpdir(), 'keelson-bench-kubelet-'));
-  cleanup.add('temp dir', () => rmSync(dir, { recursive: true, force: true }));
+  const dir = bench.tempDir();
   const heapDir = o.heap ? join(o.out, `kubelet-${stamp}-heap`) : undefined;
   if (heapDir) mkdirSync(heapDir, { recursive: true });
 
@@ -260,8 +251,7 @@ async function run(argv: string[]): Promise<void> {
     }
     writeKubeletReport({ options: o, docker, nodes, code: source.description, machine: machine(), stamp });
   } finally {
-    clearTimeout(watchdog);
-    await cleanup.run();
+    await bench.finish();
   }
 }
 

@@ -20,8 +20,7 @@
  * Prints a table and writes it (JSON + markdown) to bench/results/. Every wait
  * is bounded; everything started is stopped at the end, on failure and on Ctrl-C.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -33,7 +32,8 @@ import { startApiServerChild, type ApiServerChild } from './lib/apiserver.js';
 import { closedLoop, type LoadResult } from './lib/load.js';
 import { rssAfterGc, startNodeChild, type NodeChild, type RssAfterGc } from './lib/node-child.js';
 import { podName } from './lib/pods.js';
-import { cpuSeconds, Cleanup, machineBusySeconds, sleep } from './lib/proc.js';
+import { cpuSeconds, machineBusySeconds, sleep } from './lib/proc.js';
+import { startBenchRun } from './lib/bench-run.js';
 import type { Scenario } from './lib/scenario.js';
 import { BindingObserver, benchNode, ownedPod, SCHED_READY, SCHED_STATS, type SchedulerChildConfig } from './lib/scheduler-cluster.js';
 import { writeSchedulerReport, type Phase, type SchedulerBenchResults } from './lib/scheduler-report.js';
@@ -111,17 +111,8 @@ function parseOptions(argv: string[]): SchedulerBenchOptions {
 
 async function run(argv: string[]): Promise<void> {
   const o = parseOptions(argv);
-  const cleanup = new Cleanup();
-  const stamp = new Date().toISOString().replace(/:/g, '').replace(/\..*$/, '').replace('T', '-');
-  const t0 = nowMs();
-  const log = (s: string) => process.stderr.write(`[${((nowMs() - t0) / 1000).toFixed(1).padStart(6)} s] ${s}\n`);
-  const watchdog = setTimeout(() => {
-    process.stderr.write(`scheduler bench: over the ${WATCHDOG_MS / 60_000}-minute limit; stopping\n`);
-    void cleanup.run().finally(() => process.exit(1));
-  }, WATCHDOG_MS);
-  watchdog.unref();
-  const dir = mkdtempSync(join(tmpdir(), 'keelson-bench-scheduler-'));
-  cleanup.add('temp dir', () => rmSync(dir, { recursive: true, force: true }));
+  const { cleanup, stamp, log, ...bench } = startBenchRun('scheduler', WATCHDOG_MS);
+  const dir = bench.tempDir();
   // Kept with the results (the temp dir goes): open them in Chrome DevTools for the detail.
   const profDir = o.profile ? join(o.out, `scheduler-${stamp}-cpuprofile`) : undefined;
   const phases: Phase[] = [];
@@ -314,8 +305,7 @@ async function run(argv: string[]): Promise<void> {
     }
     writeSchedulerReport({ options: o, results, code: source.description, machine: machine(), stamp, profDir, buildRoot: built.root });
   } finally {
-    clearTimeout(watchdog);
-    await cleanup.run();
+    await bench.finish();
   }
 }
 

@@ -22,8 +22,7 @@
  * the network — in a finally block and on SIGINT/SIGTERM. Every wait is bounded.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -34,6 +33,7 @@ import { startNatsServer } from '../services/lib/nats-server/index.js';
 import type { StoreWatch } from '../services/lib/store/index.js';
 import { startApiServerChild, type ApiServerChild } from './lib/apiserver.js';
 import { Cleanup, cpuSeconds, machineBusySeconds, peakRssMB, rssMB, sleep, withTimeout } from './lib/proc.js';
+import { startBenchRun } from './lib/bench-run.js';
 import type { Scenario } from './lib/scenario.js';
 import { nowMs, Samples, type Summary } from './lib/stats.js';
 import { fmt, markdownTable, ratio, textTable, type Row } from './lib/table.js';
@@ -155,18 +155,10 @@ type Results = {
 
 async function run(argv: string[]): Promise<void> {
   const o = parseOptions(argv);
-  const cleanup = new Cleanup();
+  const { cleanup, stamp, log, ...bench } = startBenchRun('startup', 10 * 60_000);
   const runId = `${process.pid}-${Date.now().toString(36)}`;
   const network = `keelson-bench-${runId}`;
   const nodeName = `bench-startup-${runId}`;
-  const stamp = new Date().toISOString().replace(/:/g, '').replace(/\..*$/, '').replace('T', '-');
-  const watchdog = setTimeout(() => {
-    process.stderr.write('startup bench: over the 10-minute limit; stopping\n');
-    void cleanup.run().finally(() => process.exit(1));
-  }, 10 * 60_000);
-  watchdog.unref();
-  const t0 = nowMs();
-  const log = (s: string) => process.stderr.write(`[${((nowMs() - t0) / 1000).toFixed(1).padStart(5)} s] ${s}\n`);
 
   // The same API version the runtime pins (dockerode does not negotiate).
   const apiVersion = (await new Docker({ timeout: 10_000 }).version()).ApiVersion;
@@ -175,8 +167,7 @@ async function run(argv: string[]): Promise<void> {
     throw new Error(`the image ${IMAGE} is not on this engine (${(e as Error).message}); run scripts/build-images.sh`);
   });
 
-  const dir = mkdtempSync(join(tmpdir(), 'keelson-bench-startup-'));
-  cleanup.add('temp dir', () => rmSync(dir, { recursive: true, force: true }));
+  const dir = bench.tempDir();
   const rawIds: string[] = [];
   let api: ApiServerChild | undefined;
   let kubelet: KubeletChild | undefined;
@@ -389,8 +380,7 @@ async function run(argv: string[]): Promise<void> {
     if (kubelet) process.stderr.write(`kubelet stderr (last lines):\n${kubelet.stderr().split('\n').slice(-20).join('\n')}\n`);
     throw e;
   } finally {
-    clearTimeout(watchdog);
-    await cleanup.run();
+    await bench.finish();
   }
 }
 
