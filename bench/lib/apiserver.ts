@@ -44,6 +44,8 @@ export async function startApiServerChild(opts: {
   nodeArgs?: string[];
   /** Also copy the child's stdout and stderr into this file. */
   logFile?: string;
+  /** More `keelson apiserver` flags (e.g. --replicas 3). */
+  args?: string[];
 }): Promise<ApiServerChild> {
   const port = await freePort();
   const nodeArgs = [...GC_NODE_ARGS];
@@ -51,7 +53,7 @@ export async function startApiServerChild(opts: {
   nodeArgs.push(...(opts.nodeArgs ?? []));
   const child: ChildProcess = spawn(
     process.execPath,
-    [...nodeArgs, opts.compiledMain ?? join(opts.root, 'bin', 'keelson.js'), 'apiserver', '--nats', opts.natsUrl, '--port', String(port), '--host', '127.0.0.1'],
+    [...nodeArgs, opts.compiledMain ?? join(opts.root, 'bin', 'keelson.js'), 'apiserver', '--nats', opts.natsUrl, '--port', String(port), '--host', '127.0.0.1', ...(opts.args ?? [])],
     { cwd: opts.root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } },
   );
   if (opts.logFile) {
