@@ -1,17 +1,32 @@
 /**
  * The API server service: its lifecycle statechart with the real work plugged
- * in — NATS and the store, the watch cache, the HTTP and NATS edges — as one
- * XState actor. `startApiServer` resolves once it is serving.
+ * in — NATS and the store, the Service allocator and its repair loop, the
+ * watch cache, the HTTP and NATS edges, the `default/kubernetes` Service — as
+ * one XState actor. `startApiServer` resolves once it is serving.
  */
+import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
 import { apiServerMachine } from '../../statecharts/apiserver.machine.js';
+import { resourceForKind } from '../lib/api/resources.js';
 import { connectNats, type NatsConnection } from '../lib/nats/index.js';
 import { Store } from '../lib/store/index.js';
+import {
+  DEFAULT_SERVICE_CLUSTER_IP_RANGE,
+  openServiceAllocator,
+  parsePortRange,
+  ServiceIPRange,
+  startRepair,
+  type Repair,
+  type RepairOptions,
+  type ServiceAllocator,
+} from './allocation/index.js';
 import { LeaderFencing } from './fencing.js';
 import { buildHttpServer } from './http/index.js';
+import { defaultAdvertiseAddress, startKubernetesService, type KubernetesService } from './kubernetes-service/index.js';
 import { startNatsApi, type NatsApi } from './nats/api.service.js';
 import { Registry } from './registry/index.js';
+import { DEFAULT_NODE_PORT_RANGE } from './registry/validation/index.js';
 import { WatchCache, type WatchCacheOptions } from './watch-cache/index.js';
 
 export const VERSION = '0.1.0';
@@ -31,6 +46,20 @@ export type ApiServerOptions = {
    * waits for the cache to catch up with the store.
    */
   watchCache?: WatchCacheOptions;
+  /** `--service-cluster-ip-range`: the CIDR cluster IPs come from (default 10.96.0.0/16). */
+  serviceClusterIPRange?: string;
+  /** `--service-node-port-range`: e.g. `30000-32767` (the default). */
+  serviceNodePortRange?: string;
+  /**
+   * `--advertise-address`: where pods reach this API server, listed in the
+   * `default/kubernetes` Endpoints. Default: `host` when it is one address,
+   * else the host's first non-internal IPv4, else 127.0.0.1.
+   */
+  advertiseAddress?: string;
+  /** The allocation repair loop's timing (tests shorten it). */
+  allocationRepair?: RepairOptions;
+  /** How often this API server renews its place in the kubernetes Endpoints, and the TTL of that place. */
+  kubernetesService?: { renewMs?: number; leaseMs?: number };
 };
 
 export type ApiServer = {
@@ -49,7 +78,14 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   let fencing: LeaderFencing | undefined;
   let app: FastifyInstance | undefined;
   let natsApi: NatsApi | undefined;
+  let allocator: ServiceAllocator | undefined;
+  let repair: Repair | undefined;
+  let kubernetesService: KubernetesService | undefined;
   let url = '';
+  // A bad range is the caller's mistake: refuse it before connecting to anything.
+  const ipRange = ServiceIPRange.parse(opts.serviceClusterIPRange ?? DEFAULT_SERVICE_CLUSTER_IP_RANGE);
+  const nodePortRange = opts.serviceNodePortRange ? parsePortRange(opts.serviceNodePortRange) : DEFAULT_NODE_PORT_RANGE;
+  const services = resourceForKind('Service')!;
   const started = Date.now();
   const requests = { count: 0 };
 
@@ -59,6 +95,15 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         await nc?.close().catch(() => undefined);
         nc = await connectNats(opts.nats, 'keelson-apiserver', { waitForServer: false });
         store = await Store.open(nc, { bucket: opts.bucket, replicas: opts.replicas ?? 1 });
+        const opened = store;
+        await allocator?.stop();
+        allocator = await openServiceAllocator(nc, {
+          storeBucket: opened.bucket,
+          replicas: await storeReplicas(opened),
+          ipRange,
+          nodePortRange,
+          lookup: (owner) => opened.get(services, owner.namespace, owner.name),
+        });
         void watchNatsStatus(nc, (type) => actor.send({ type }));
       }),
       syncCaches: fromPromise(async () => {
@@ -67,8 +112,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         await cache.start();
         await fencing?.stop();
         fencing = new LeaderFencing(nc!);
-        registry = new Registry(store!, cache, fencing);
+        registry = new Registry(store!, cache, fencing, { allocator });
         await registry.bootstrap();
+        const synced = cache;
+        await repair?.stop();
+        repair = startRepair(allocator!, async () => (await synced.fresh(), synced.list(services)), opts.allocationRepair);
       }),
       startServers: fromPromise(async () => {
         app = buildHttpServer({
@@ -97,10 +145,25 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         app.addHook('onRequest', async () => void requests.count++);
         url = await app.listen({ host: opts.host ?? '0.0.0.0', port: opts.port ?? 6443 });
         natsApi = await startNatsApi(nc!, registry!, VERSION);
+        // After listening: the Service points at the port actually bound (port 0 in tests).
+        kubernetesService = await startKubernetesService({
+          nc: nc!,
+          registry: registry!,
+          storeBucket: store!.bucket,
+          replicas: await storeReplicas(store!),
+          clusterIP: ipRange.firstIP,
+          address: opts.advertiseAddress ?? defaultAdvertiseAddress(opts.host),
+          port: (app.server.address() as AddressInfo).port,
+          ...opts.kubernetesService,
+        });
       }),
       drain: fromPromise(async () => {
+        // Out of the kubernetes Endpoints first, while still serving; bounded, NATS may be gone.
+        await Promise.race([kubernetesService?.stop(), sleep(3_000)]).catch(() => undefined);
         await app?.close().catch(() => undefined);
         await natsApi?.stop().catch(() => undefined);
+        await repair?.stop().catch(() => undefined);
+        await allocator?.stop().catch(() => undefined);
         await cache?.stop().catch(() => undefined);
         await fencing?.stop().catch(() => undefined);
         // A drain needs the server; with NATS already gone, close instead of
@@ -140,6 +203,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     registry: registry!,
     stop,
   };
+}
+
+/** The object store's replicas: the buckets beside it are kept as safely. */
+async function storeReplicas(store: Store): Promise<number> {
+  return (await store.kv.status()).streamInfo.config.num_replicas || 1;
 }
 
 /** Feeds NATS connection changes to the lifecycle machine. */

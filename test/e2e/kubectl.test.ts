@@ -692,8 +692,9 @@ describe('kubectl against keelson up', () => {
     assert.deepEqual(s.spec.ports, [{ port: 80, protocol: 'TCP', targetPort: 8080 }]);
     assert.equal(s.spec.type, 'ClusterIP');
     assert.equal(s.spec.sessionAffinity, 'None');
-    // No ClusterIP allocator yet: when there is one, it must hand out an IPv4 address.
-    if (s.spec.clusterIP !== undefined) assert.match(s.spec.clusterIP, /^\d+\.\d+\.\d+\.\d+$/);
+    // From the service range (10.96.0.0/16), clusterIPs mirroring it.
+    assert.match(s.spec.clusterIP, /^10\.96\.\d+\.\d+$/);
+    assert.deepEqual(s.spec.clusterIPs, [s.spec.clusterIP]);
 
     assert.equal((await c.ok(['expose', 'rc', 'exrc', '-n', ns, '--port=9090'])).trim(), 'service/exrc exposed');
     const r = await c.json(['get', 'service', 'exrc', '-n', ns]);

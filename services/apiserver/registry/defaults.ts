@@ -195,6 +195,10 @@ function defaultService(svc: KObject): void {
     if (zero(p.targetPort) && !unset(p.port)) p.targetPort = p.port;
   }
   if (spec.type !== 'ExternalName') {
+    // clusterIP and clusterIPs say the same thing: either one fills in the other.
+    const ips = Array.isArray(spec.clusterIPs) ? spec.clusterIPs : [];
+    if (zero(spec.clusterIP) && typeof ips[0] === 'string' && ips[0]) spec.clusterIP = ips[0];
+    else if (typeof spec.clusterIP === 'string' && spec.clusterIP && ips.length === 0) spec.clusterIPs = [spec.clusterIP];
     if (zero(spec.ipFamilies) || (Array.isArray(spec.ipFamilies) && spec.ipFamilies.length === 0)) spec.ipFamilies = ['IPv4'];
     orDefaultZero(spec, 'ipFamilyPolicy', 'SingleStack');
     orDefaultZero(spec, 'internalTrafficPolicy', 'Cluster');

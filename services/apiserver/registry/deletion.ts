@@ -2,7 +2,8 @@
  * How objects go away. Most are removed at once; a pod bound to a node is
  * deleted gracefully (deletionTimestamp set, its kubelet stops the containers and
  * then removes it with grace 0); objects with finalizers wait for them; a
- * namespace takes everything inside it along.
+ * namespace takes everything inside it along. Whatever leaves the store gives
+ * back its Service allocations (cluster IP, node ports) at once.
  */
 import { RESOURCES, resourceForKind, type KObject, type ResourceInfo } from '../../lib/api/resources.js';
 import { ApiError, errors, isNotFound } from '../../lib/errors/index.js';
@@ -31,6 +32,7 @@ export async function deleteObject(registry: Registry, resource: ResourceInfo, o
   if (finalizers.length) return markDeleting(registry, resource, old, 0, opts, finalizers);
   if (opts.dryRun) return old;
   await registry.store.delete(resource, meta.namespace ?? '', meta.name!, Number(meta.resourceVersion));
+  await registry.allocations.removed(resource, old);
   return old;
 }
 
@@ -131,6 +133,7 @@ async function purgeNamespace(registry: Registry, name: string): Promise<void> {
         await registry.store.delete(r, name, o.metadata!.name!).catch((e) => {
           if (!isNotFound(e)) throw e;
         });
+        await registry.allocations.removed(r, o);
       }
     }
     if (left === 0) break;

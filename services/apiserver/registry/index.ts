@@ -1,7 +1,8 @@
 /**
  * The registry: every API operation, once. The HTTP routes and the NATS service
  * parse their requests into these calls and render what comes back; validation,
- * defaulting, admission and storage happen here and nowhere else.
+ * defaulting, admission, Service IP / node port allocation (service-allocations.ts)
+ * and storage happen here and nowhere else.
  */
 import { resourceForKind, type KObject, type ResourceInfo } from '../../lib/api/resources.js';
 import { CodecError, decodeObject, encodeObject, unknownFields } from '../../lib/codec/index.js';
@@ -9,13 +10,15 @@ import { ApiError, errors, isConflict, isNotFound } from '../../lib/errors/index
 import { parseFieldSelector, parseLabelSelector } from '../../lib/selectors/index.js';
 import { invalidValue, type Store } from '../../lib/store/index.js';
 import { applyPatch, PatchError, type PatchType } from '../patch/index.js';
+import type { ServiceAllocator } from '../allocation/index.js';
 import type { WatchCache, WatchEvent, Watcher } from '../watch-cache/index.js';
 import type { WriteFence } from '../fencing.js';
 import { applyDefaults } from './defaults.js';
 import { deleteObject, type DeleteOptions } from './deletion.js';
 import { getScale, scaleToReplicas } from './scale.js';
 import { clone, now, prepareForCreate, prepareForStatusUpdate, prepareForUpdate, sameObject } from './strategy.js';
-import { validateCreate, validateStatusUpdate, validateUpdate } from './validation/index.js';
+import { ServiceAllocations } from './service-allocations.js';
+import { validateCreate, validateStatusUpdate, validateUpdate, type ValidationOptions } from './validation/index.js';
 
 export type { DeleteOptions } from './deletion.js';
 
@@ -32,6 +35,12 @@ export type ListOptions = {
   fieldSelector?: string;
   limit?: number;
   continue?: string;
+};
+
+export type RegistryOptions = {
+  /** Cluster IPs and node ports for Services; without one, Services keep what the client sent. */
+  allocator?: ServiceAllocator;
+  validation?: ValidationOptions;
 };
 
 export type ListResult = { items: KObject[]; resourceVersion: string; continue?: string; remainingItemCount?: number };
@@ -59,11 +68,18 @@ async function retryOnConflict<T>(retryable: boolean | (() => boolean), attempt:
 }
 
 export class Registry {
+  readonly allocations: ServiceAllocations;
+  private readonly validation: ValidationOptions;
+
   constructor(
     readonly store: Store,
     readonly cache: WatchCache,
     private readonly fencing?: WriteFence,
-  ) {}
+    opts: RegistryOptions = {},
+  ) {
+    this.allocations = new ServiceAllocations(store, opts.allocator);
+    this.validation = { serviceNodePortRange: opts.allocator?.nodePortRange, ...opts.validation };
+  }
 
   /**
    * Before any write, from both edges: a leader token whose term was superseded
@@ -132,11 +148,17 @@ export class Registry {
     if (resource.namespaced) await this.requireNamespace(ns);
     prepareForCreate(resource, obj, ns);
     applyDefaults(resource.kind, obj);
-    this.checkValid(resource, obj, validateCreate(resource.kind, obj));
+    this.checkValid(resource, obj, validateCreate(resource.kind, obj, this.validation));
+    const taken = await this.allocations.take(resource, obj, undefined, opts);
     if (opts.dryRun) return obj;
-    const created = await this.store.create(resource, obj);
-    if (resource.namespaced) await this.recheckNamespace(resource, created);
-    return created;
+    try {
+      const created = await this.store.create(resource, obj);
+      if (resource.namespaced) await this.recheckNamespace(resource, created);
+      return created;
+    } catch (e) {
+      await taken.undo();
+      throw e;
+    }
   }
 
   /** PUT of the main resource or of `/status`. */
@@ -292,23 +314,36 @@ export class Registry {
     else {
       next = clone(obj);
       prepareForUpdate(resource, next, old);
+      this.allocations.prepareUpdate(resource, next, old);
     }
     applyDefaults(resource.kind, next);
     // A status write keeps the stored spec: it answers to the status rules
     // (phases, conditions, IPs), not to the spec's.
-    const causes = opts.subresource === 'status' ? validateStatusUpdate(resource.kind, next, old) : validateUpdate(resource.kind, next, old);
+    const causes =
+      opts.subresource === 'status' ? validateStatusUpdate(resource.kind, next, old) : validateUpdate(resource.kind, next, old, this.validation);
     this.checkValid(resource, next, causes);
     if (sameObject(next, old)) return old;
-    if (opts.dryRun) return next;
     const rev = Number(old.metadata!.resourceVersion);
     // The last finalizer is gone from an object being deleted: it can go now —
     // a pod only once its grace is over (its kubelet then deletes it with grace 0).
     const meta = next.metadata;
     if (meta?.deletionTimestamp && !meta.finalizers?.length && (resource.kind !== 'Pod' || meta.deletionGracePeriodSeconds === 0)) {
+      if (opts.dryRun) return next;
       await this.store.delete(resource, meta.namespace ?? '', meta.name!, rev);
+      await this.allocations.removed(resource, old);
       return next;
     }
-    return this.store.update(resource, next, rev);
+    const taken = await this.allocations.take(resource, next, old, opts);
+    if (opts.dryRun) return next;
+    let written: KObject;
+    try {
+      written = await this.store.update(resource, next, rev);
+    } catch (e) {
+      await taken.undo();
+      throw e;
+    }
+    await taken.done();
+    return written;
   }
 
   private async requireNamespace(name: string): Promise<void> {

@@ -57,7 +57,8 @@ export const servicePrinter: Printer = {
   cells(svc, { now }) {
     const spec = rec(svc.spec);
     const type = str(spec.type) || 'ClusterIP';
-    const clusterIP = str(arr(spec.clusterIPs)[0]) || str(spec.clusterIP) || '<none>';
+    // As kubectl prints it: every family's address (one here), `None` for a headless service.
+    const clusterIP = arr(spec.clusterIPs).map(str).filter((x) => x !== '').join(',') || str(spec.clusterIP) || '<none>';
     const ports = servicePorts(spec.ports);
     return [
       str(svc.metadata?.name),

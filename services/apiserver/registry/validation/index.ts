@@ -26,7 +26,7 @@ import {
   validateWorkloadStatus,
 } from './workloads.js';
 
-export type { CauseReason, FieldCause } from './errors.js';
+export { Errs, type CauseReason, type FieldCause } from './errors.js';
 export { DEFAULT_NODE_PORT_RANGE, type PortRange } from './service.js';
 export { POD_UPDATE_MESSAGE } from './pod.js';
 export {
@@ -45,13 +45,14 @@ export type ValidationOptions = {
   serviceNodePortRange?: PortRange;
 };
 
-type Validator = (obj: KObject, e: Errs, opts: Required<ValidationOptions>) => void;
+/** `old` is the stored object when the rules run for an update. */
+type Validator = (obj: KObject, e: Errs, opts: Required<ValidationOptions>, old?: KObject) => void;
 
 const CREATE: Record<string, Validator> = {
   Namespace: (o, e) => validateNamespace(o, e),
   Pod: (o, e) => validatePod(o, e),
   Node: (o, e) => validateNode(o, e),
-  Service: (o, e, opts) => validateService(o, opts.serviceNodePortRange, e),
+  Service: (o, e, opts, old) => validateService(o, opts.serviceNodePortRange, e, old),
   Endpoints: (o, e) => validateEndpoints(o, e),
   ReplicationController: (o, e) => validateReplicationController(o, e),
   Event: (o, e) => validateEvent(o, e),
@@ -89,9 +90,9 @@ function validateMeta(kind: string, obj: KObject, e: Errs): void {
   validateObjectMeta(obj.metadata, { namespaced: resourceForKind(kind)?.namespaced ?? false, name }, e);
 }
 
-function runCreate(kind: string, obj: KObject, e: Errs, opts: ValidationOptions | undefined): void {
+function runCreate(kind: string, obj: KObject, e: Errs, opts: ValidationOptions | undefined, old?: KObject): void {
   const validate = CREATE[kind];
-  if (validate) validate(obj, e, withDefaults(opts));
+  if (validate) validate(obj, e, withDefaults(opts), old);
   else validateMeta(kind, obj, e);
 }
 
@@ -105,7 +106,7 @@ export function validateCreate(kind: string, obj: KObject, opts?: ValidationOpti
 /** Problems with replacing `old` by `obj`: the create rules, then what may not change. */
 export function validateUpdate(kind: string, obj: KObject, old: KObject, opts?: ValidationOptions): FieldCause[] {
   const e = new Errs();
-  runCreate(kind, obj, e, opts);
+  runCreate(kind, obj, e, opts, old);
   validateObjectMetaUpdate(obj.metadata, old.metadata, e);
   UPDATE[kind]?.(obj, old, e);
   return e.causes;

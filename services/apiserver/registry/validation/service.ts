@@ -1,6 +1,7 @@
 /**
  * Services: type, ports, cluster IP, node ports, session affinity, traffic policies.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { KObject } from '../../../lib/api/resources.js';
 import { validateLabels, validateObjectMeta, validatePortNumOrName } from './common.js';
 import { PROTOCOLS } from './container.js';
@@ -14,7 +15,7 @@ export const DEFAULT_NODE_PORT_RANGE: PortRange = { min: 30000, max: 32767 };
 
 const SERVICE_TYPES = ['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'] as const;
 
-export function validateService(obj: KObject, nodePorts: PortRange, e: Errs): void {
+export function validateService(obj: KObject, nodePorts: PortRange, e: Errs, old?: KObject): void {
   validateObjectMeta(obj.metadata, { namespaced: true, name: isDNS1035Label }, e);
   const spec = getObj(obj, 'spec', '', e) ?? {};
   const type = getEnum(spec, 'type', 'spec', e, SERVICE_TYPES) ?? 'ClusterIP';
@@ -32,6 +33,7 @@ export function validateService(obj: KObject, nodePorts: PortRange, e: Errs): vo
   if (headless && (type === 'NodePort' || type === 'LoadBalancer')) {
     e.invalid('spec.clusterIP', clusterIP, `may not be set to 'None' for ${type} services`);
   }
+  validateClusterIPs(spec, type, clusterIP, e, isObj(old?.spec) ? old.spec : undefined);
   validatePorts(spec, type, headless, nodePorts, e);
   validateLabels(spec, 'selector', 'spec', e);
   validateAffinity(spec, e);
@@ -49,6 +51,27 @@ export function validateService(obj: KObject, nodePorts: PortRange, e: Errs): vo
     families.add(f);
   }
   for (const [ip, ipath] of strItems(spec, 'externalIPs', 'spec', e)) if (!isIP(ip)) e.invalid(ipath, ip, IP_MSG);
+}
+
+/**
+ * `clusterIPs` mirrors `clusterIP` (one family only: there is no dual stack
+ * here). An update that changes `clusterIP` alone is judged by the
+ * immutability rule, not reported twice here.
+ */
+function validateClusterIPs(spec: Obj, type: string, clusterIP: string, e: Errs, oldSpec?: Obj): void {
+  const ips = strItems(spec, 'clusterIPs', 'spec', e);
+  if (ips.length === 0) return;
+  if (type === 'ExternalName') {
+    e.invalid('spec.clusterIPs', spec.clusterIPs, 'may not be set for ExternalName services');
+    return;
+  }
+  if (ips.length > 1) e.invalid('spec.clusterIPs', spec.clusterIPs, 'may hold one address only: dual-stack Services are not supported');
+  for (const [ip, ipath] of ips) {
+    if (ip !== 'None' && !isIPv4(ip)) e.invalid(ipath, ip, "must be 'None' or a valid IP address");
+  }
+  const first = ips[0]![0];
+  const untouched = oldSpec !== undefined && isDeepStrictEqual(spec.clusterIPs, oldSpec.clusterIPs);
+  if (clusterIP && first !== clusterIP && !untouched) e.invalid('spec.clusterIPs', spec.clusterIPs, 'first value must match `clusterIP`');
 }
 
 function validatePorts(spec: Obj, type: string, headless: boolean, range: PortRange, e: Errs): void {

@@ -1,0 +1,73 @@
+/**
+ * Which API servers are alive, for the `default/kubernetes` Endpoints: a KV
+ * bucket beside the object store (`<store bucket>-apiservers`) whose TTL is
+ * the lease (nats-server 2.9 honours only a bucket's TTL). Each API server
+ * writes its own key (`<address>_<port>`) every few seconds and deletes it on
+ * a graceful stop; a key not rewritten within the TTL expires on its own, so
+ * the live keys are the running API servers — as Kubernetes' lease endpoint
+ * reconciler keeps `/masterleases/<ip>` keys with a TTL in etcd.
+ *
+ * Why not a Lease object per API server: its renewals would be store writes
+ * every few seconds that every watcher of leases sees, and expired ones would
+ * need collecting; the TTL bucket expires keys by itself, outside the store.
+ */
+import { jetstream } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/nats-core';
+
+/** One running API server. */
+export type ApiServerRecord = { address: string; port: number; hostname: string; renewTime: string };
+
+export function apiserversBucketName(storeBucket: string): string {
+  return `${storeBucket}-apiservers`;
+}
+
+/** KV keys take letters, digits and `-_=./`: an IPv6 address's colons become dashes. */
+export function recordKey(address: string, port: number): string {
+  return `${address.replace(/:/g, '-')}_${port}`;
+}
+
+export class ApiServersBucket {
+  private constructor(
+    readonly kv: KV,
+    /** The bucket's TTL: how long a record outlives its last write. */
+    readonly leaseMs: number,
+  ) {}
+
+  static async open(nc: NatsConnection, opts: { storeBucket: string; replicas: number; leaseMs: number }): Promise<ApiServersBucket> {
+    const kvm = new Kvm(jetstream(nc, { timeout: 10_000 }));
+    const kv = await kvm.create(apiserversBucketName(opts.storeBucket), {
+      ttl: opts.leaseMs,
+      history: 1,
+      replicas: opts.replicas,
+      storage: 'file',
+    } as never);
+    return new ApiServersBucket(kv, (await kv.status()).ttl || opts.leaseMs);
+  }
+
+  async put(record: ApiServerRecord): Promise<void> {
+    await this.kv.put(recordKey(record.address, record.port), JSON.stringify(record));
+  }
+
+  async remove(address: string, port: number): Promise<void> {
+    await this.kv.delete(recordKey(address, port));
+  }
+
+  /** The records of every API server whose key has not expired. */
+  async list(): Promise<ApiServerRecord[]> {
+    const keys: string[] = [];
+    for await (const k of await this.kv.keys()) keys.push(k);
+    const out: ApiServerRecord[] = [];
+    for (const k of keys) {
+      const e = await this.kv.get(k);
+      if (e?.operation !== 'PUT') continue;
+      try {
+        const r = e.json<Partial<ApiServerRecord>>();
+        if (typeof r.address === 'string' && typeof r.port === 'number') out.push({ address: r.address, port: r.port, hostname: String(r.hostname ?? ''), renewTime: String(r.renewTime ?? '') });
+      } catch {
+        // Not a record of ours: ignore it.
+      }
+    }
+    return out;
+  }
+}
