@@ -12,7 +12,9 @@ import type { Informer, InformerEvent } from '../../lib/informer/index.js';
 import type { ContainerRuntime, ManagedContainer } from '../runtime/index.js';
 import type { BackOff } from '../../../statecharts/container.machine.js';
 import type { PodStatus } from '../../../statecharts/pod.machine.js';
+import type { EnvVar } from '../runtime/pod-spec.js';
 import { podLogic, PodWorker, type PodLogic } from './pod-worker.js';
+import { serviceEnv } from './service-env.js';
 import { StatusWriter } from './status-writer.js';
 
 export type PodManagerOptions = {
@@ -25,6 +27,7 @@ export type PodManagerOptions = {
 };
 
 const PODS = resourceForKind('Pod')!;
+const SERVICES = resourceForKind('Service')!;
 
 type PodObject = KObject & { spec?: { nodeName?: string }; status?: { phase?: string } };
 
@@ -33,6 +36,8 @@ export class PodManager {
   /** Pods whose containers are gone and whose deletion is being finished: no new worker may start for them. */
   private readonly finishing = new Set<string>();
   private informer?: Informer;
+  /** Services, for the containers' environment: watched from the first container start on. */
+  private services?: Promise<Informer>;
   private unsubscribe: (() => void)[] = [];
   private readonly status: StatusWriter;
   private readonly logic: PodLogic;
@@ -81,6 +86,25 @@ export class PodManager {
     this.workers.clear();
     await this.status.flush();
     await this.informer?.stop();
+    await (await this.services?.catch(() => undefined))?.stop();
+  }
+
+  /**
+   * The Service variables for a container starting now. As Kubernetes' kubelet,
+   * a container does not start before the Services could be read once (its
+   * start fails and is retried). Hollow nodes (fake runtime) run nothing, so
+   * they skip the watch.
+   */
+  private async serviceEnv(pod: KObject): Promise<EnvVar[]> {
+    if (this.opts.runtime.name === 'fake') return [];
+    if (!this.services) {
+      const started = this.opts.client.informer('services');
+      this.services = started;
+      started.catch(() => {
+        if (this.services === started) this.services = undefined;
+      });
+    }
+    return serviceEnv(pod, (await this.services).list(SERVICES));
   }
 
   private mine(pod: PodObject): boolean {
@@ -113,6 +137,7 @@ export class PodManager {
       logic: this.logic,
       ...(this.opts.crashBackOff ? { backOff: this.opts.crashBackOff } : {}),
       report: (w, s, done) => this.report(w, s, done),
+      serviceEnv: (p) => this.serviceEnv(p),
     });
     this.workers.set(uid, worker);
     worker.start(found);

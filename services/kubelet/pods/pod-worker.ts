@@ -26,7 +26,9 @@ import {
 } from '../../../statecharts/pod.machine.js';
 import type { KObject } from '../../lib/api/resources.js';
 import type { ContainerRuntime, ManagedContainer, Pod, RuntimeEvent } from '../runtime/index.js';
+import type { EnvVar } from '../runtime/pod-spec.js';
 import { runProbe, type Probe } from './probes.js';
+import { withServiceEnv } from './service-env.js';
 
 type ContainerSpec = {
   name: string;
@@ -52,6 +54,8 @@ export type PodWorkerOptions = {
   backOff?: BackOff;
   /** Called on every change of the pod's status, and once when it is Terminated. */
   report: (worker: PodWorker, status: PodStatus, terminated: boolean) => void;
+  /** The Service variables for the pod's containers, as the Services are now (service-env.ts). */
+  serviceEnv?: (pod: KObject) => Promise<EnvVar[]>;
 };
 
 function now(): string {
@@ -170,7 +174,8 @@ export class PodWorker {
   /** @internal Creates and starts one instance of a container in the sandbox. */
   async startInstance(input: StartContainerInput): Promise<{ containerID: string; startedAt: string }> {
     const runtime = this.opts.runtime;
-    const c = (this.object.spec as PodSpec).containers.find((x) => x.name === input.name)!;
+    const spec = (this.object.spec as PodSpec).containers.find((x) => x.name === input.name)!;
+    const c = withServiceEnv(spec as { env?: EnvVar[] }, (await this.opts.serviceEnv?.(this.object)) ?? []);
     const sandbox = { id: input.sandboxID, ip: this.podIP ?? '' };
     const id = await runtime.createContainer(this.object as Pod, c as never, sandbox, { attempt: input.restartCount });
     this.current.set(input.name, id);
