@@ -10,6 +10,9 @@ import { natsServers } from '../lib/nats/index.js';
 import { up } from '../up/index.js';
 import { runClientVerb, CLIENT_VERBS, CLIENT_HELP } from './client-verbs.js';
 import { CONTROL_LOOPS_HELP, runControlLoop } from './control-loops.js';
+import { PROXY_HELP, runProxyCommand } from './proxy-command.js';
+import { parseProxyMode, startNodeProxy } from '../proxy/node-proxy.js';
+import { KeelsonClient } from '../lib/client/index.js';
 
 const HELP = `keelson ${VERSION} — a lightweight Kubernetes-style orchestrator on NATS JetStream
 
@@ -25,11 +28,17 @@ Cluster:
                          named after the hostname, or <hostname>-1..N for more than one
       --runtime NAME     docker | process | fake (default docker when an engine answers, else process)
       --heartbeat-ms N   kubelet lease renewal period (default 2000)
+      --proxy-mode MODE  the machine's service proxy: auto | iptables | userspace (default auto)
+      --proxy-bind-address IP  where user-space node ports listen (default: --host)
 
 Components (connect to NATS by --nats URL[,URL...] or KEELSON_NATS):
   server             The control plane of one master (today: the API server)
   apiserver          The API server: HTTP on --port (6443) and the NATS API
       --replicas N       JetStream replicas of the store bucket (1, or 3 for HA)
+      --service-cluster-ip-range CIDR   where Services' cluster IPs come from (default 10.96.0.0/16)
+      --service-node-port-range MIN-MAX where node ports come from (default 30000-32767)
+      --advertise-address IP            this API server in the default/kubernetes Endpoints
+                         (default: --host if it is one address, else the first non-loopback IPv4)
   kubelet            The node agent: registers this node, renews its lease, reports its status
       --name NAME        node name (default: the hostname)
       --runtime NAME     docker | process | fake (default docker when an engine answers, else process)
@@ -37,8 +46,9 @@ Components (connect to NATS by --nats URL[,URL...] or KEELSON_NATS):
       --heartbeat-ms N   lease renewal period (default 2000)
       --status-ms N      node status period when nothing changed (default 10000)
       --label K=V        an extra node label (repeatable)
-  agent              Everything a worker node runs (today: the kubelet); same flags
-${CONTROL_LOOPS_HELP}
+  agent              Everything a worker node runs: the kubelet and the proxy; the kubelet's flags and
+      --proxy-mode MODE, --proxy-bind-address IP   as \`keelson proxy\` --mode, --bind-address
+${PROXY_HELP}${CONTROL_LOOPS_HELP}
 Client (over NATS):
 ${CLIENT_HELP}
 Other:
@@ -82,9 +92,13 @@ async function cmdUp(argv: string[]): Promise<void> {
       nodes: { type: 'string', default: '1' },
       runtime: { type: 'string' },
       'heartbeat-ms': { type: 'string' },
+      'proxy-mode': { type: 'string' },
+      'proxy-bind-address': { type: 'string' },
     },
   });
   const cluster = await up({
+    proxyMode: parseProxyMode(values['proxy-mode']),
+    proxyBindAddress: values['proxy-bind-address'],
     dataDir: values['data-dir']!,
     natsPort: Number(values['nats-port']),
     apiPort: Number(values.port),
@@ -101,16 +115,17 @@ async function cmdUp(argv: string[]): Promise<void> {
       `  NATS         ${cluster.nats.url} (JetStream data in ${values['data-dir']}/nats)`,
       `  kubeconfig   ${cluster.kubeconfigPath}`,
       `  nodes        ${cluster.nodes.length ? cluster.nodes.map((n) => n.nodeName).join(', ') : '(none: --nodes 0)'}`,
+      ...(cluster.proxy ? [`  proxy        ${cluster.proxy.summary}`] : []),
       ``,
       `Try:`,
       `  export KUBECONFIG=${cluster.kubeconfigPath}`,
       `  kubectl get nodes -o wide`,
-      // No scheduler yet: a pod runs on the node its spec names.
-      ...(cluster.nodes[0]
-        ? [`  kubectl run hello --image=busybox --overrides='{"spec":{"nodeName":"${cluster.nodes[0].nodeName}"}}' -- sh -c 'echo hi; sleep 3600'`]
-        : []),
+      `  kubectl run hello --image=busybox -- sh -c 'echo hi; sleep 3600'`,
       `  kubectl get pods -o wide`,
       `  kubectl logs hello`,
+      `  kubectl create deployment web --image=busybox --replicas=2 -- sh -c 'hostname > index.html; httpd -f -p 8080'`,
+      `  kubectl expose deployment web --port 80 --target-port 8080 --type NodePort`,
+      `  kubectl get svc web    # then: curl http://${cluster.proxy?.mode === 'userspace' ? values['proxy-bind-address'] ?? values.host : '<node address>'}:<node port>/`,
       `  KEELSON_NATS=${cluster.nats.url} keelson get pods`,
       ``,
       `Ctrl-C stops everything.`,
@@ -129,6 +144,9 @@ async function cmdApiserver(argv: string[]): Promise<void> {
       replicas: { type: 'string', default: '1' },
       bucket: { type: 'string' },
       'log-requests': { type: 'boolean', default: false },
+      'service-cluster-ip-range': { type: 'string' },
+      'service-node-port-range': { type: 'string' },
+      'advertise-address': { type: 'string' },
     },
   });
   const server = await startApiServer({
@@ -138,6 +156,9 @@ async function cmdApiserver(argv: string[]): Promise<void> {
     replicas: Number(values.replicas),
     bucket: values.bucket,
     logRequests: values['log-requests'],
+    serviceClusterIPRange: values['service-cluster-ip-range'],
+    serviceNodePortRange: values['service-node-port-range'],
+    advertiseAddress: values['advertise-address'],
   });
   stopOnSignals(server.stop);
   process.stdout.write(`keelson apiserver serving on ${server.url}\n`);
@@ -150,8 +171,8 @@ function optionalNumber(value: string | undefined, flag: string): number | undef
   return n;
 }
 
-/** `keelson kubelet` and, for now, `keelson agent`: one node agent against a NATS cluster. */
-async function cmdKubelet(argv: string[]): Promise<void> {
+/** `keelson kubelet`: one node agent against a NATS cluster; `keelson agent`: the same and the node's proxy. */
+async function cmdKubelet(argv: string[], withProxy: boolean): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -162,9 +183,11 @@ async function cmdKubelet(argv: string[]): Promise<void> {
       'heartbeat-ms': { type: 'string' },
       'status-ms': { type: 'string' },
       label: { type: 'string', multiple: true },
+      ...(withProxy ? { 'proxy-mode': { type: 'string' as const }, 'proxy-bind-address': { type: 'string' as const } } : {}),
     },
   });
   const nodeName = values.name ?? defaultNodeName();
+  const proxyMode = withProxy ? parseProxyMode(values['proxy-mode'] as string | undefined) : undefined;
   const labels: Record<string, string> = {};
   for (const l of values.label ?? []) {
     const eq = l.indexOf('=');
@@ -182,8 +205,23 @@ async function cmdKubelet(argv: string[]): Promise<void> {
     labels,
     log,
   });
-  stopOnSignals(agent.stop);
-  process.stdout.write(`keelson kubelet: node ${nodeName} registered (runtime ${agent.runtime.name})\n`);
+  if (!withProxy) {
+    stopOnSignals(agent.stop);
+    process.stdout.write(`keelson kubelet: node ${nodeName} registered (runtime ${agent.runtime.name})\n`);
+    return;
+  }
+  const client = await KeelsonClient.connect(natsServers(values.nats), `keelson-proxy-${nodeName}`);
+  const proxy = await startNodeProxy({ client, mode: proxyMode, bindAddress: values['proxy-bind-address'] as string | undefined, log }).catch(async (e) => {
+    await client.close();
+    await agent.stop();
+    throw e;
+  });
+  stopOnSignals(async () => {
+    await proxy.stop();
+    await client.close();
+    await agent.stop();
+  });
+  process.stdout.write(`keelson agent: node ${nodeName} registered (runtime ${agent.runtime.name}); proxy: ${proxy.summary}\n`);
 }
 
 async function main(): Promise<void> {
@@ -205,8 +243,11 @@ async function main(): Promise<void> {
     case 'apiserver':
       return cmdApiserver(rest);
     case 'kubelet':
+      return cmdKubelet(rest, false);
     case 'agent':
-      return cmdKubelet(rest);
+      return cmdKubelet(rest, true);
+    case 'proxy':
+      return runProxyCommand(rest, stopOnSignals);
     case 'scheduler':
     case 'controller-manager':
       return runControlLoop(cmd, rest, stopOnSignals);

@@ -1,9 +1,10 @@
 /**
  * `keelson up`: a whole cluster on this machine. Starts nats-server (JetStream
  * in the data folder) as a child process, then the control plane (API server,
- * leader-elected scheduler and controller-manager), then N
- * kubelets in this process, writes the kubeconfig, and stops everything it
- * started on SIGINT/SIGTERM (control loops, then kubelets; nats-server last).
+ * leader-elected scheduler and controller-manager), then N kubelets and — when
+ * there are nodes — one proxy for the machine (they all share its network) in
+ * this process, writes the kubeconfig, and stops everything it started on
+ * SIGINT/SIGTERM (control loops, then the proxy and the kubelets; nats-server last).
  *
  * Node names: the hostname for one node; `<hostname>-1` … `<hostname>-N` for
  * more. Each node keeps its runtime state in `DIR/nodes/<name>`.
@@ -16,6 +17,7 @@ import { defaultNodeName, parseRuntimeName, startNodeAgent, type Kubelet } from 
 import { KeelsonClient } from '../lib/client/index.js';
 import { runLeaderElected } from '../lib/component/index.js';
 import { startControllerManager } from '../controller-manager/index.js';
+import { startNodeProxy, type NodeProxy, type ProxyMode } from '../proxy/node-proxy.js';
 import { startScheduler } from '../scheduler/index.js';
 import { kubeconfig } from './kubeconfig.js';
 
@@ -30,6 +32,10 @@ export type UpOptions = {
   runtime?: string;
   /** Kubelet lease renewal period (default 2 s). */
   heartbeatMs?: number;
+  /** The proxy's mode (default auto: iptables where it may, else user space). */
+  proxyMode?: ProxyMode | 'auto';
+  /** Where user-space node ports listen (default: `host`). */
+  proxyBindAddress?: string;
   /** Where kubelets tell their problems (default: stderr). */
   log?: (message: string) => void;
 };
@@ -38,6 +44,8 @@ export type Cluster = {
   nats: NatsServer;
   apiserver: ApiServer;
   nodes: Kubelet[];
+  /** The machine's proxy; none without nodes. */
+  proxy?: NodeProxy;
   kubeconfigPath: string;
   stop(): Promise<void>;
 };
@@ -65,10 +73,14 @@ export async function up(opts: UpOptions): Promise<Cluster> {
   const nodes: Kubelet[] = [];
   const loops: { stop(): Promise<void> }[] = [];
   let loopClient: KeelsonClient | undefined;
+  let proxyClient: KeelsonClient | undefined;
+  let proxy: NodeProxy | undefined;
   const stop = async () => {
-    // Control loops first (they hand their leases over), then the nodes.
+    // Control loops first (they hand their leases over), then the proxy (its rules go) and the nodes.
     await Promise.all(loops.splice(0).map((l) => l.stop().catch(() => undefined)));
     await loopClient?.close().catch(() => undefined);
+    await proxy?.stop().catch(() => undefined);
+    await proxyClient?.close().catch(() => undefined);
     await Promise.all(nodes.map((n) => n.stop().catch(() => undefined)));
     await apiserver.stop();
     await nats.stop();
@@ -94,11 +106,15 @@ export async function up(opts: UpOptions): Promise<Cluster> {
       });
       nodes.push(agent);
     }
+    if (nodes.length) {
+      proxyClient = await KeelsonClient.connect([nats.url], 'keelson-up-proxy');
+      proxy = await startNodeProxy({ client: proxyClient, mode: opts.proxyMode, bindAddress: opts.proxyBindAddress ?? opts.host, log });
+    }
   } catch (e) {
     await stop();
     throw e;
   }
   const kubeconfigPath = join(dataDir, 'kubeconfig');
   writeFileSync(kubeconfigPath, kubeconfig(apiserver.url));
-  return { nats, apiserver, nodes, kubeconfigPath, stop };
+  return { nats, apiserver, nodes, proxy, kubeconfigPath, stop };
 }

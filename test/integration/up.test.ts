@@ -58,6 +58,8 @@ test('keelson up: kubeconfig, objects survive a restart, nothing left behind', a
   running.push(first);
   await waitFor(() => first.output().includes('Keelson is up.'), 'keelson up to start');
   assert.match(first.output(), /kubectl get/);
+  // One proxy for the machine: iptables as root, user space otherwise.
+  assert.match(first.output(), process.getuid?.() === 0 ? /proxy +iptables mode/ : /proxy +user-space mode/);
   const kubeconfig = readFileSync(join(dir, 'kubeconfig'), 'utf8');
   assert.match(kubeconfig, new RegExp(`server: ${api}`));
   assert.equal(natsProcesses(dir).length, 1, 'one embedded nats-server');
@@ -65,7 +67,8 @@ test('keelson up: kubeconfig, objects survive a restart, nothing left behind', a
   const created = await fetch(`${api}/api/v1/namespaces/default/pods`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'keep-me' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } }),
+    // Fits no node: it stays Pending, so no container outlives the test.
+    body: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'keep-me' }, spec: { nodeSelector: { 'test.keelson.io/none': 'x' }, containers: [{ name: 'c', image: 'busybox' }] } }),
   });
   assert.equal(created.status, 201);
   const uid = ((await created.json()) as { metadata: { uid: string } }).metadata.uid;
@@ -85,6 +88,7 @@ test('keelson up: kubeconfig, objects survive a restart, nothing left behind', a
   second.child.kill('SIGINT');
   assert.equal(await second.exited, 0);
   assert.deepEqual(natsProcesses(dir), []);
+  if (process.getuid?.() === 0) assert.doesNotMatch(execFileSync('iptables-save', { encoding: 'utf8' }), /KEELSON/, 'the proxy removed its rules');
 });
 
 test('keelson up without nats-server says how to install it', async (t) => {

@@ -1,0 +1,98 @@
+/**
+ * The iptables-restore input (for `--noflush`) that takes the tables from what is
+ * there (`SavedState`) to what is wanted, pure. Declaring a chain flushes only that
+ * chain, so every own chain is declared and rewritten whole; own chains no longer
+ * wanted are flushed and deleted in the same restore; jumps are inserted when
+ * missing and removed when outdated or doubled. Nothing else is named, so nothing
+ * else changes. A stale chain that someone else's rule still jumps to is only
+ * flushed (deleting it would fail the whole restore) and reported in `kept`.
+ */
+import { chainNames, type ChainNames } from './chain-names.js';
+import { isOwnJump, jumpsOf, sameRule, type Jump, type TableName } from './jumps.js';
+import type { RuleOptions } from './options.js';
+import { buildRules, type RuleSet, type TableRules } from './rules.js';
+import { emptyTable, type SavedState, type SavedTable } from './saved-state.js';
+import type { ServicePort } from '../types.js';
+
+export type RestorePlan = {
+  /** Empty when there is nothing to do. */
+  text: string;
+  /** Own chains deleted by this restore, `table/chain`. */
+  deleted: string[];
+  /** Own chains flushed but not deleted: a rule the backend did not make still jumps to them. */
+  kept: string[];
+  jumpsAdded: number;
+  jumpsRemoved: number;
+};
+
+const TABLES: TableName[] = ['nat', 'filter'];
+
+/**
+ * The whole generation in one pure call: service ports + options (+ what is there,
+ * default nothing) → iptables-restore input for nat and filter, and the notes on
+ * ports left out.
+ */
+export function generateRestore(ports: readonly ServicePort[], options: RuleOptions, saved: SavedState = noRules()): RestorePlan & { rules: RuleSet } {
+  const rules = buildRules(ports, options);
+  return { ...syncRestore(rules, saved, chainNames(options.prefix)), rules };
+}
+
+/** A state with no rules at all (a fresh network namespace). */
+export function noRules(): SavedState {
+  return { nat: emptyTable(), filter: emptyTable() };
+}
+
+/** Restore input that makes the own chains exactly `rules` and puts the jumps in place. */
+export function syncRestore(rules: RuleSet, saved: SavedState, names: ChainNames): RestorePlan {
+  const plan = emptyPlan();
+  const jumps = jumpsOf(names);
+  const sections = TABLES.map((t) => syncSection(t, rules[t], saved[t], jumps.filter((j) => j.table === t), names, plan));
+  plan.text = sections.join('');
+  return plan;
+}
+
+/** Restore input that removes the jumps and deletes every own chain; empty if there is none. */
+export function stopRestore(saved: SavedState, names: ChainNames): RestorePlan {
+  const plan = emptyPlan();
+  const sections = TABLES.map((t) => syncSection(t, { chains: [], rules: [] }, saved[t], [], names, plan));
+  plan.text = sections.join('');
+  return plan;
+}
+
+function emptyPlan(): RestorePlan {
+  return { text: '', deleted: [], kept: [], jumpsAdded: 0, jumpsRemoved: 0 };
+}
+
+function syncSection(table: TableName, want: TableRules, have: SavedTable, jumps: Jump[], names: ChainNames, plan: RestorePlan): string {
+  const own = have.rules.filter((r) => isOwnJump(r, names));
+  const unmatched = [...jumps];
+  const removals: string[] = [];
+  for (const r of own) {
+    const i = unmatched.findIndex((j) => j.chain === r.chain && sameRule(j.tokens, r.tokens));
+    if (i >= 0) unmatched.splice(i, 1);
+    else removals.push(`-D ${r.chain} ${r.spec}`);
+  }
+  const inserts = unmatched.map((j) => `-I ${j.chain} 1 ${j.spec}`);
+
+  const wanted = new Set(want.chains);
+  const stale = [...have.chains].filter((c) => names.owns(c) && !wanted.has(c));
+  const foreignRefs = new Set(have.rules.filter((r) => !names.owns(r.chain) && !isOwnJump(r, names)).map((r) => r.target));
+  const deletable = stale.filter((c) => !foreignRefs.has(c));
+  plan.kept.push(...stale.filter((c) => foreignRefs.has(c)).map((c) => `${table}/${c}`));
+  plan.deleted.push(...deletable.map((c) => `${table}/${c}`));
+  plan.jumpsAdded += inserts.length;
+  plan.jumpsRemoved += removals.length;
+
+  if (want.chains.length + stale.length + removals.length + inserts.length === 0) return '';
+  const lines = [
+    `*${table}`,
+    ...want.chains.map((c) => `:${c} - [0:0]`),
+    ...stale.map((c) => `:${c} - [0:0]`),
+    ...removals,
+    ...inserts,
+    ...want.rules,
+    ...deletable.map((c) => `-X ${c}`),
+    'COMMIT',
+  ];
+  return `${lines.join('\n')}\n`;
+}
