@@ -19,7 +19,8 @@
 import type { KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { errors } from '../lib/errors/index.js';
-import { decodeElection, ElectionsBucket, followElections, parseToken, staleTokenError, type Follow } from '../lib/leader-election/index.js';
+import { followKv, type Follow } from '../lib/kv/index.js';
+import { decodeElection, ElectionsBucket, parseToken, staleTokenError } from '../lib/leader-election/index.js';
 
 /** What the registry asks before a write. */
 export type WriteFence = {
@@ -83,7 +84,7 @@ export class LeaderFencing implements WriteFence {
         if (/stream not found/i.test((e as Error).message)) return undefined;
         throw errors.unavailable(`cannot check the leader token: the elections bucket is unavailable (${(e as Error).message})`, e);
       }
-      if (!this.stopped) this.follow = followElections(this.nc, bucket.kv, { key: '>' }, (e) => this.apply(e));
+      if (!this.stopped) this.follow = followKv(this.nc, bucket.kv, { key: '>' }, (e) => this.apply(e));
       return bucket;
     })();
     return this.opening;

@@ -13,11 +13,11 @@
  * the whole bucket, so that a pick skips taken values without a round trip;
  * the view is only a hint, the create decides.
  */
-import { jetstream, JetStreamApiError } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { ApiError, errors } from '../../lib/errors/index.js';
-import { followElections, type Follow } from '../../lib/leader-election/index.js';
+import { CONFIRM_AFTER_MS, followKv, isCasFailure, type Follow } from '../../lib/kv/index.js';
 
 /** The Service a value belongs to. */
 export type Owner = { namespace: string; name: string; uid: string };
@@ -52,24 +52,10 @@ export function nodePortKey(port: number): string {
   return `nodeport.${port}`;
 }
 
-/** JetStream's "wrong last sequence": a create or a compare-and-swap lost. */
-const WRONG_LAST_SEQUENCE = [10071, 10164];
-
-/**
- * nats-server before 2.9.21 checks a write's expected revision before raft, not
- * as part of it (nats-server#4320): on a replicated bucket two racing creates of
- * one key can both be acknowledged, the last applied winning. So on R3 a claim
- * counts only if, this long later, the key still holds our revision — the same
- * check, for the same measured reason, as CONFIRM_AFTER_MS in
- * services/lib/leader-election/elections-bucket.ts. R1 needs no check: a single
- * server orders the check and the write.
- */
-export const CONFIRM_AFTER_MS = 25;
 
 /** How long `start` waits for the initial replay before serving with a partial view. */
 const SYNC_TIMEOUT_MS = 5_000;
 
-const isCasFailure = (e: unknown) => e instanceof JetStreamApiError && WRONG_LAST_SEQUENCE.includes(e.code);
 
 /**
  * Anything else (a timeout, "jetstream is not enabled" during a leader
@@ -137,7 +123,7 @@ export class AllocationsBucket {
     let synced!: () => void;
     const ready = new Promise<void>((r) => (synced = r));
     if (empty) synced();
-    this.follow = followElections(this.nc, this.kv, { key: '>', log: (m) => this.log(`allocations bucket ${this.name}: ${m}`) }, (e) => {
+    this.follow = followKv(this.nc, this.kv, { key: '>', log: (m) => this.log(`allocations bucket ${this.name}: ${m}`) }, (e) => {
       this.observe(e);
       // The last entry of the initial replay is the first one marked as an update (FACTS.md).
       if ((e as { isUpdate?: boolean }).isUpdate) synced();

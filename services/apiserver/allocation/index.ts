@@ -19,7 +19,6 @@ import { ServiceAllocator, type AllocatorOptions } from './service-allocator.js'
 export {
   AllocationsBucket,
   allocationsBucketName,
-  CONFIRM_AFTER_MS,
   ipKey,
   nodePortKey,
   type Allocation,

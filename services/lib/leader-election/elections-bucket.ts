@@ -5,26 +5,15 @@
  * revision, release = delete at the last revision; the revision of the create is
  * the term. Expiry is silent (no watch event): followers time it themselves.
  */
-import { jetstream, JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { LEASE_LOST, type AcquireOutput, type Holder, type LeaseRef, type RenewOutput } from '../../../statecharts/leader.machine.js';
+import { CONFIRM_AFTER_MS, isCasFailure } from '../kv/index.js';
 import { DEFAULT_BUCKET } from '../store/index.js';
 
 export const ELECTIONS_BUCKET = 'keelson-elections';
 
-/** JetStream's "wrong last sequence": a create or a compare-and-swap lost. */
-const WRONG_LAST_SEQUENCE = [10071, 10164];
-
-/**
- * nats-server before 2.9.21 checks a write's expected revision before raft, not
- * as part of it (nats-server#4320): on a replicated bucket, concurrent creates
- * after a deletion can all be acknowledged, the last one applied winning (seen
- * on 2.9.10: two of three in 61 of 200 rounds). So on R3 a create counts only
- * if, this long later, the key still holds it: writes that raced it were already
- * in raft's log when it was applied, and land well within this.
- */
-export const CONFIRM_AFTER_MS = 25;
 
 /** The value of an election's key (JSON). */
 export type LeaseRecord = {
@@ -46,9 +35,6 @@ export class LeaseLostError extends Error {
   readonly reason = LEASE_LOST;
 }
 
-function isCasFailure(e: unknown): boolean {
-  return e instanceof JetStreamApiError && WRONG_LAST_SEQUENCE.includes(e.code);
-}
 
 const encoder = new TextEncoder();
 const encode = (r: LeaseRecord) => encoder.encode(JSON.stringify(r));

@@ -34,12 +34,11 @@ import { createActor, fromPromise, waitFor, type ActorRefFrom } from 'xstate';
 import { isLeading, LEADER_TIMING, leaderMachine, type LeaderSnapshot } from '../../../statecharts/leader.machine.js';
 import { KeelsonClient } from '../client/index.js';
 import { decodeElection, ElectionLease, ElectionsBucket, holderOf } from './elections-bucket.js';
-import { followElections } from './follow.js';
+import { followKv } from '../kv/index.js';
 import { LeaseMirror } from './lease-mirror.js';
 import { formatToken, isStaleLeaderToken } from './token.js';
 
 export { ELECTIONS_BUCKET, ElectionsBucket, decodeElection, type Election, type LeaseRecord } from './elections-bucket.js';
-export { followElections, type Follow } from './follow.js';
 export { LEASE_NAMESPACE, microTime } from './lease-mirror.js';
 export {
   formatToken,
@@ -197,7 +196,7 @@ export async function startLeaderElection(opts: LeaderElectionOptions): Promise<
   });
   actor.start();
 
-  const follow = followElections(nc, bucket.kv, { key: election, log }, (e) => {
+  const follow = followKv(nc, bucket.kv, { key: election, log }, (e) => {
     if (actor.getSnapshot().status !== 'active') return;
     const rec = decodeElection(e);
     if (rec) actor.send({ type: 'HOLDER', holder: holderOf(rec), nowMs: Date.now() });

@@ -1,7 +1,7 @@
 /**
- * Following the elections bucket: a KV watch (current values first, then every
- * write and deletion) that starts over after a NATS reconnect or an unexpected
- * end, so a follower never goes deaf for long. Replays repeat entries already
+ * Following a KV bucket (elections, allocations, API servers): a watch (current
+ * values first, then every write and deletion) that starts over after a NATS
+ * reconnect or an unexpected end, so a follower never goes deaf for long. Replays repeat entries already
  * seen; consumers drop them by revision.
  */
 import type { KV, KvEntry } from '@nats-io/kv';
@@ -10,14 +10,14 @@ import type { NatsConnection } from '@nats-io/nats-core';
 export type Follow = { stop(): Promise<void> };
 
 export type FollowOptions = {
-  /** One election, or every one (`>`). */
+  /** One key, or every one (`>`). */
   key: string;
   /** Pause before watching again after a failure. */
   retryMs?: number;
   log?: (message: string) => void;
 };
 
-export function followElections(nc: NatsConnection, kv: KV, opts: FollowOptions, onEntry: (e: KvEntry) => void): Follow {
+export function followKv(nc: NatsConnection, kv: KV, opts: FollowOptions, onEntry: (e: KvEntry) => void): Follow {
   let stopped = false;
   let current: { stop(): void } | undefined;
   let wake: (() => void) | undefined;
