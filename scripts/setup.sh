@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# Installs what Keelson and its tests need on Debian/Ubuntu: nats-server and
-# kubectl, then Docker and the offline images (scripts/setup-docker.sh). Safe to
-# run again. Without root (or apt) it prints the exact fix.
+# Installs what Keelson and its tests need on Debian/Ubuntu: nats-server,
+# kubectl, and for the proxy iptables, iproute2 and conntrack; then Docker and
+# the offline images (scripts/setup-docker.sh). Safe to run again. Without root
+# (or apt) it prints the exact fix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
 command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)
+has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
+has iptables-restore || need+=(iptables)
+has ip || need+=(iproute2)
+has conntrack || need+=(conntrack)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "setup: nats-server and kubectl are present"
+  echo "setup: nats-server, kubectl, iptables, iproute2 and conntrack are present"
 elif [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "setup: missing ${need[*]}. Install with: sudo apt-get update && sudo apt-get install -y ${need[*]}" >&2
   exit 1

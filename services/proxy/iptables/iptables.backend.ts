@@ -8,6 +8,7 @@
  *   if ((await IptablesBackend.available()).ok) backends.push(new IptablesBackend({ log }));
  */
 import type { ProxyBackend, ServicePort } from '../types.js';
+import { deleteStaleUdp, staleUdpDeletions } from './conntrack.js';
 import { chainNames, type ChainNames } from './chain-names.js';
 import { ruleOptions, type IptablesFamily, type IptablesOptions, type RuleOptions } from './options.js';
 import { stopRestore, syncRestore } from './restore-text.js';
@@ -66,6 +67,9 @@ export class IptablesBackend implements ProxyBackend {
   private stopped = false;
   private report: SyncReport | undefined;
   private loggedNotes = new Set<string>();
+  /** The service ports of the last applied sync: what stale UDP flows are judged against. */
+  private applied: ServicePort[] = [];
+  private conntrackProblem: string | undefined;
 
   /** Throws on options iptables would refuse (a bad prefix or CIDR): a configuration error. */
   constructor(options: IptablesOptions = {}) {
@@ -151,6 +155,7 @@ export class IptablesBackend implements ProxyBackend {
       const t2 = performance.now();
       this.logNotes(plan.kept.length > 0 ? [...rules.notes, keptNote(plan.kept)] : rules.notes);
       await this.restore(plan.text);
+      await this.clearStaleUdp(ports);
       const t3 = performance.now();
       this.report = {
         ports: ports.length,
@@ -167,6 +172,16 @@ export class IptablesBackend implements ProxyBackend {
       this.schedule(this.retryMs);
       throw e;
     }
+  }
+
+  /** Deletes the conntrack entries of UDP endpoints that are gone (conntrack.ts); a problem is logged when it changes. */
+  private async clearStaleUdp(ports: ServicePort[]): Promise<void> {
+    const deletions = staleUdpDeletions(this.applied, ports);
+    this.applied = ports;
+    if (deletions.length === 0) return;
+    const problem = await deleteStaleUdp(this.run, deletions);
+    if (problem && problem !== this.conntrackProblem) this.log(`iptables proxy: ${problem}`);
+    this.conntrackProblem = problem;
   }
 
   private enqueue(job: () => Promise<void>): Promise<void> {

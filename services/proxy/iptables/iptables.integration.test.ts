@@ -146,6 +146,21 @@ for (const family of ['iptables', 'iptables-legacy'] as IptablesFamily[]) {
       assert.deepEqual([...seen].sort(), ['a', 'b']);
     });
 
+    it('a UDP client that keeps its source port leaves a removed endpoint at once (its conntrack entry is deleted)', async () => {
+      const ask = async () => {
+        const r = await ns.connect(dns.clusterIP!, 53, { proto: 'udp', localPort: 40053 });
+        assert.ok(r.data, `datagram: ${r.error}`);
+        return r.data.split(' ')[0]!;
+      };
+      const first = await ask();
+      assert.equal(await ask(), first, 'one flow, one endpoint');
+      const gone = first === 'a' ? A : B;
+      await backend.sync(ALL.map((p) => (p === dns ? { ...dns, endpoints: dns.endpoints.filter((e) => e.ip !== gone) } : p)));
+      // Without the deletion, the flow's entry would still send it to the removed (and still running) server.
+      assert.notEqual(await ask(), first);
+      await backend.sync(ALL);
+    });
+
     it('the rules are all in its own chains plus its marked jumps, added once; foreign rules untouched', async () => {
       await backend.sync(ALL);
       const now = await save();

@@ -20,7 +20,7 @@ export type Netns = {
   /** Starts a server inside that answers every connection or datagram with `NAME REMOTE-ADDRESS`. */
   serve(name: string, ip: string, port: number, proto?: 'tcp' | 'udp'): Promise<void>;
   /** Connects from inside; resolves with what the server said, or the error code (TIMEOUT after `timeoutMs`). */
-  connect(host: string, port: number, opts?: { proto?: 'tcp' | 'udp'; timeoutMs?: number }): Promise<ProbeResult>;
+  connect(host: string, port: number, opts?: { proto?: 'tcp' | 'udp'; timeoutMs?: number; localPort?: number }): Promise<ProbeResult>;
   close(): Promise<void>;
 };
 
@@ -53,7 +53,8 @@ require('readline').createInterface({ input: process.stdin }).on('line', (line) 
   if (q.proto === 'udp') {
     sock = dgram.createSocket('udp4');
     sock.on('message', (m) => finish({ data: m.toString() })).on('error', (e) => finish({ error: e.code || e.message }));
-    sock.send('hi', q.port, q.host);
+    const send = () => sock.send('hi', q.port, q.host);
+    if (q.localPort) sock.bind(q.localPort, send); else send();
   } else {
     let data = '';
     sock = net.connect({ host: q.host, port: q.port });
@@ -141,7 +142,7 @@ export async function createNetns(name: string, setup: NetnsSetup): Promise<Netn
         // The probe has its own deadline; this one only guards against the probe itself dying.
         const guard = setTimeout(() => (pending.delete(id), reject(new Error(`probe gave no answer for ${h}:${port}`))), timeoutMs + 5_000);
         pending.set(id, (r) => (clearTimeout(guard), resolve(r)));
-        probe!.stdin.write(`${JSON.stringify({ id, proto: opts.proto ?? 'tcp', host: h, port, timeoutMs })}\n`);
+        probe!.stdin.write(`${JSON.stringify({ id, proto: opts.proto ?? 'tcp', host: h, port, timeoutMs, localPort: opts.localPort })}\n`);
       });
     },
   };
