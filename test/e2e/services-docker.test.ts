@@ -250,4 +250,42 @@ describe('Services through the proxy, with a docker node', () => {
     assert.match(logs, new RegExp(`host=${clusterIP.replace(/\./g, '\\.')} port=80`));
     assert.match(logs, /^web-\w+$/m);
   });
+
+  test('iptables mode: pods reach a cluster IP through NAT rules; an address of the range that is no Service is refused', { skip: ROOT ? false : 'iptables needs root' }, async () => {
+    // The same Services, now through the kernel: the user-space proxy (and its cluster IP addresses) goes first.
+    await proxy!.stop();
+    proxy = await startNodeProxy({ client, mode: 'iptables', chainPrefix: `KT${process.pid % 100000}` });
+    assert.equal(proxy.mode, 'iptables');
+    const clusterIP = (await service('web')).spec.clusterIP as string;
+    await client.create({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'caller-nat', namespace: NS },
+      spec: {
+        restartPolicy: 'Never',
+        terminationGracePeriodSeconds: 0,
+        containers: [
+          {
+            name: 'main',
+            image: 'busybox:latest',
+            imagePullPolicy: 'IfNotPresent',
+            command: [
+              'sh',
+              '-c',
+              'for i in 1 2 3 4 5 6; do printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 5 "$WEB_SERVICE_HOST" "$WEB_SERVICE_PORT" | tail -n 1; done; nc -w 2 10.96.255.254 80 </dev/null; echo "unknown: $?"',
+            ],
+          },
+        ],
+      },
+    });
+    const logs = await eventually('the caller’s answers', () => c.ok(['logs', 'caller-nat', '-n', NS]), (out) => /unknown: \d/.test(out), 60_000);
+    const names = logs.split('\n').filter((l) => /^web-\w+$/.test(l));
+    assert.equal(names.length, 6, `six answers through ${clusterIP}: ${logs}`);
+    assert.ok(new Set(names).size >= 2, `balanced over the pods: ${names.join(', ')}`);
+    assert.match(logs, /unknown: 1/);
+    assert.match(logs, /Connection refused/, 'refused by the rules, not timed out');
+    await proxy!.stop();
+    assert.doesNotMatch(execFileSync('iptables-save', { encoding: 'utf8' }), new RegExp(`KT${process.pid % 100000}-`), 'its rules are gone');
+    proxy = undefined;
+  });
 });
