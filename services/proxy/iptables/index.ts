@@ -12,7 +12,7 @@ export { IptablesBackend, IptablesError, isIptablesError, type Availability, typ
 export { DEFAULT_SERVICE_CIDR, ruleOptions, type IptablesFamily, type IptablesOptions, type RuleOptions } from './options.js';
 export { chainNames, DEFAULT_PREFIX, type ChainNames } from './chain-names.js';
 export { buildRules, type RuleSet, type TableRules } from './rules.js';
-export { generateRestore, noRules, stopRestore, syncRestore, type RestorePlan } from './restore-text.js';
+export { generateRestore, noRules, partialRestore, stopRestore, syncRestore, type RestorePlan } from './restore-text.js';
 export { parseSave, type SavedState, type SavedTable, type SavedRule } from './saved-state.js';
 export { JUMP_COMMENT } from './jumps.js';
 export { execRunner, netnsRunner, type CommandResult, type CommandRunner, type ExecRunnerOptions } from './runner.js';

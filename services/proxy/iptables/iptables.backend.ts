@@ -11,8 +11,8 @@ import type { ProxyBackend, ServicePort } from '../types.js';
 import { deleteStaleUdp, staleUdpDeletions } from './conntrack.js';
 import { chainNames, type ChainNames } from './chain-names.js';
 import { ruleOptions, type IptablesFamily, type IptablesOptions, type RuleOptions } from './options.js';
-import { stopRestore, syncRestore } from './restore-text.js';
-import { buildRules, comment, markOf } from './rules.js';
+import { partialRestore, stopRestore, syncRestore } from './restore-text.js';
+import { buildRules, comment, markOf, type RuleSet } from './rules.js';
 import { emptyTable, parseSave, type SavedState } from './saved-state.js';
 import { execRunner, type CommandResult, type CommandRunner } from './runner.js';
 
@@ -26,7 +26,9 @@ export type SyncReport = {
   rules: number;
   /** Own chains deleted because no port needs them any more. */
   deleted: number;
-  /** iptables-save of both tables, ms. */
+  /** Only the chains that changed were rewritten (no iptables-save): restore-text.ts partialRestore. */
+  partial: boolean;
+  /** iptables-save of both tables, ms (0 for a partial sync). */
   readMs: number;
   /** Rule generation and restore text, ms. */
   generateMs: number;
@@ -67,6 +69,8 @@ export class IptablesBackend implements ProxyBackend {
   private stopped = false;
   private report: SyncReport | undefined;
   private loggedNotes = new Set<string>();
+  /** The rules of the last successful sync: what a partial sync diffs against (undefined: the next sync is full). */
+  private lastRules: RuleSet | undefined;
   /** The service ports of the last applied sync: what stale UDP flows are judged against. */
   private applied: ServicePort[] = [];
   private conntrackProblem: string | undefined;
@@ -145,33 +149,57 @@ export class IptablesBackend implements ProxyBackend {
     });
   }
 
-  private async apply(ports: ServicePort[]): Promise<void> {
+  /**
+   * A change rewrites only the chains it touched (no iptables-save: a full sync of
+   * 1,000 ports spends most of its time reading and restoring everything); the
+   * periodic resync, the first sync and any sync after a failure are full: they
+   * read what is there, fix the jumps and delete what is stale.
+   */
+  private async apply(ports: ServicePort[], full = false): Promise<void> {
     const t0 = performance.now();
+    const rules = buildRules(ports, this.options);
     try {
+      if (!full && this.lastRules) {
+        try {
+          const t1 = performance.now();
+          const { text, deleted } = partialRestore(this.lastRules, rules);
+          const t2 = performance.now();
+          this.logNotes(rules.notes);
+          if (text) await this.restore(text);
+          await this.done(ports, rules, { partial: true, deleted: deleted.length, readMs: 0, generateMs: t2 - t0, restoreMs: performance.now() - t2, t0 });
+          return;
+        } catch (e) {
+          this.log(`iptables proxy: a partial sync failed (${(e as Error).message}); doing a full one`);
+        }
+      }
+      this.lastRules = undefined;
       const saved = await this.read();
       const t1 = performance.now();
-      const rules = buildRules(ports, this.options);
       const plan = syncRestore(rules, saved, this.names);
       const t2 = performance.now();
       this.logNotes(plan.kept.length > 0 ? [...rules.notes, keptNote(plan.kept)] : rules.notes);
       await this.restore(plan.text);
-      await this.clearStaleUdp(ports);
-      const t3 = performance.now();
-      this.report = {
-        ports: ports.length,
-        chains: rules.nat.chains.length + rules.filter.chains.length,
-        rules: rules.nat.rules.length + rules.filter.rules.length,
-        deleted: plan.deleted.length,
-        readMs: t1 - t0,
-        generateMs: t2 - t1,
-        restoreMs: t3 - t2,
-        totalMs: t3 - t0,
-      };
-      this.schedule(this.resyncMs);
+      await this.done(ports, rules, { partial: false, deleted: plan.deleted.length, readMs: t1 - t0, generateMs: t2 - t1, restoreMs: performance.now() - t2, t0 });
     } catch (e) {
+      this.lastRules = undefined;
       this.schedule(this.retryMs);
       throw e;
     }
+  }
+
+  /** After a successful restore: stale UDP flows, the report, the next resync. */
+  private async done(ports: ServicePort[], rules: RuleSet, r: Omit<SyncReport, 'ports' | 'chains' | 'rules' | 'totalMs'> & { t0: number }): Promise<void> {
+    this.lastRules = rules;
+    await this.clearStaleUdp(ports);
+    const { t0, ...figures } = r;
+    this.report = {
+      ports: ports.length,
+      chains: rules.nat.chains.length + rules.filter.chains.length,
+      rules: rules.nat.rules.length + rules.filter.rules.length,
+      ...figures,
+      totalMs: performance.now() - t0,
+    };
+    this.schedule(this.resyncMs);
   }
 
   /** Deletes the conntrack entries of UDP endpoints that are gone (conntrack.ts); a problem is logged when it changes. */
@@ -198,7 +226,7 @@ export class IptablesBackend implements ProxyBackend {
       this.timer = undefined;
       const ports = this.latest;
       if (!ports || this.stopped) return;
-      this.enqueue(() => this.apply(ports)).catch((e: Error) => this.log(`iptables proxy: resync failed: ${e.message}`));
+      this.enqueue(() => this.apply(ports, true)).catch((e: Error) => this.log(`iptables proxy: resync failed: ${e.message}`));
     }, ms);
     this.timer.unref();
   }

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { chainNames } from './chain-names.js';
 import { jumpsOf } from './jumps.js';
 import { ruleOptions } from './options.js';
-import { generateRestore, noRules, stopRestore, syncRestore } from './restore-text.js';
+import { generateRestore, noRules, partialRestore, stopRestore, syncRestore } from './restore-text.js';
 import { buildRules } from './rules.js';
 import { emptyTable, parseSave, tokenize, type SavedState } from './saved-state.js';
 import { servicePort } from './testing/builders.js';
@@ -139,4 +139,19 @@ test('stop: remove the jumps, flush and delete every own chain', () => {
   assert.deepEqual(plan.deleted.sort(), own.sort());
   assert.equal(lines(plan.text, '-X ').length, own.length);
   assert.equal(stopRestore(noRules(), names).text, '');
+});
+
+test('a partial restore rewrites only the chains that changed and deletes the ones gone', () => {
+  const db = servicePort('db', '10.96.0.11', { endpoints: ['192.0.2.21'] });
+  const before = buildRules([web, db], opts);
+  const after = buildRules([{ ...web, endpoints: web.endpoints.slice(0, 1) }, db], opts);
+  const { text, deleted } = partialRestore(before, after);
+  const declared = text.split('\n').filter((l) => l.startsWith(':')).map((l) => l.slice(1).split(' ')[0]);
+  // web's service chain changes and its second endpoint chain goes; db and the fixed chains stay untouched.
+  assert.ok(declared.includes(names.service(web.key)), text);
+  assert.ok(!declared.includes(names.service(db.key)) && !declared.includes(names.endpoint(db.key, '192.0.2.21', 8080)), text);
+  assert.ok(!declared.includes(names.services), `KEELSON-SERVICES did not change:\n${text}`);
+  assert.deepEqual(deleted, [`nat/${names.endpoint(web.key, '192.0.2.12', 8080)}`]);
+  assert.match(text, new RegExp(`-X ${names.endpoint(web.key, '192.0.2.12', 8080)}\\n`));
+  assert.equal(partialRestore(after, after).text, '', 'nothing changed, nothing to restore');
 });

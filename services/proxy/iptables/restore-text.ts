@@ -96,3 +96,44 @@ function syncSection(table: TableName, want: TableRules, have: SavedTable, jumps
   ];
   return `${lines.join('\n')}\n`;
 }
+
+/**
+ * A partial restore, as kube-proxy's partial syncs: from the rules last applied
+ * to the new ones, only the chains whose rules changed are declared (flushed)
+ * and rewritten, new ones created, and those no longer wanted flushed and
+ * deleted. No `iptables-save` is needed: the jumps and the rest are taken to be
+ * as the last full sync left them (a periodic full sync checks that, and any
+ * failure falls back to one). Empty when nothing changed.
+ */
+export function partialRestore(before: RuleSet, after: RuleSet): { text: string; deleted: string[] } {
+  const deleted: string[] = [];
+  const text = TABLES.map((t) => partialSection(t, before[t], after[t], deleted)).join('');
+  return { text, deleted };
+}
+
+function byChain(rules: TableRules): Map<string, string[]> {
+  const out = new Map<string, string[]>(rules.chains.map((c) => [c, []]));
+  for (const r of rules.rules) out.get(r.split(' ', 2)[1]!)?.push(r);
+  return out;
+}
+
+function partialSection(table: TableName, before: TableRules, after: TableRules, deleted: string[]): string {
+  const was = byChain(before);
+  const now = byChain(after);
+  const changed = [...now].filter(([c, rules]) => {
+    const old = was.get(c);
+    return !old || old.length !== rules.length || old.some((r, i) => r !== rules[i]);
+  });
+  const gone = [...was.keys()].filter((c) => !now.has(c));
+  deleted.push(...gone.map((c) => `${table}/${c}`));
+  if (changed.length === 0 && gone.length === 0) return '';
+  const lines = [
+    `*${table}`,
+    ...changed.map(([c]) => `:${c} - [0:0]`),
+    ...gone.map((c) => `:${c} - [0:0]`),
+    ...changed.flatMap(([, rules]) => rules),
+    ...gone.map((c) => `-X ${c}`),
+    'COMMIT',
+  ];
+  return `${lines.join('\n')}\n`;
+}
