@@ -45,7 +45,7 @@ export type ProxyStats = {
 };
 
 export type Proxy = {
-  /** The service ports of the last sync. */
+  /** The service ports of the last sync, once every backend has applied them. */
   current(): ServicePort[];
   stats(): ProxyStats;
   /** Resolves once every change seen so far has been synced. */
@@ -121,15 +121,17 @@ class ProxyLoop {
       while (this.dirtySince !== undefined && !this.stopped) {
         const since = this.dirtySince;
         this.dirtySince = undefined;
-        this.ports = buildServiceMap(this.services.list(SERVICES), this.endpoints.list(ENDPOINTS));
+        const ports = buildServiceMap(this.services.list(SERVICES), this.endpoints.list(ENDPOINTS));
         for (const b of this.backends) {
           try {
-            await b.sync(this.ports);
+            await b.sync(ports);
           } catch (e) {
             this.counts.syncErrors++;
             this.log(`proxy: a backend failed to sync: ${(e as Error).message}`);
           }
         }
+        // What current() shows is what the backends have applied, not what they are applying.
+        this.ports = ports;
         const ms = performance.now() - since;
         this.counts.syncs++;
         this.counts.lastSyncLatencyMs = ms;

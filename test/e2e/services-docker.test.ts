@@ -20,6 +20,7 @@ import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
 import { startKubelet, type Kubelet } from '../../services/kubelet/index.js';
 import { DockerRuntime, Labels } from '../../services/kubelet/runtime/index.js';
+import type { KObject } from '../../services/lib/api/resources.js';
 import { KeelsonClient } from '../../services/lib/client/index.js';
 import { startNodeProxy, type NodeProxy } from '../../services/proxy/node-proxy.js';
 import { startCluster, type TestCluster } from './kubectl.js';
@@ -50,6 +51,23 @@ const WEB_TEMPLATE = {
 };
 
 const UDP_ECHO = `const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send(Buffer.concat([Buffer.from(require('os').hostname()+':'),m]),r.port,r.address));s.bind(5353)`;
+
+/** busybox's wget segfaults in this image; nc speaks the HTTP/1.0 request itself. */
+const ASK_WEB = 'printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 5 "$WEB_SERVICE_HOST" "$WEB_SERVICE_PORT"';
+
+/** A busybox pod that runs `script` once: it finds the web Service by its environment variables. */
+function callerPod(name: string, script: string): KObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: NS },
+    spec: {
+      restartPolicy: 'Never',
+      terminationGracePeriodSeconds: 0,
+      containers: [{ name: 'main', image: 'busybox:latest', imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', script] }],
+    },
+  };
+}
 
 function httpGet(port: number, host = '127.0.0.1', timeoutMs = 3_000): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -159,11 +177,13 @@ describe('Services through the proxy, with a docker node', () => {
     assert.deepEqual([...counts.values()], [2, 2, 2], `answers: ${answers.join(', ')}`);
   });
 
-  test('a pod whose readiness fails gets no traffic, and gets it back when ready again', async () => {
+  test('a pod whose readiness fails gets no traffic, and gets it back when ready again', async (t) => {
     const nodePort = (await service('web')).spec.ports[0].nodePort as number;
     const pods = (await client.list('pods', NS, { labelSelector: 'app=web' })).items;
     const victim = pods[0]!.metadata!.name!;
     const victimIP = (pods[0]!.status as Obj).podIP as string;
+    // Ready again whatever happens here: the tests after this one need all three.
+    t.after(() => c.run(['exec', victim, '-n', NS, '--', 'touch', '/www/ready']).then(() => undefined));
     await c.ok(['exec', victim, '-n', NS, '--', 'rm', '/www/ready']);
     await eventually('the other two without it', async () => endpointIPs('web'), (ips) => ips.length === 2 && !ips.includes(victimIP));
     for (let i = 0; i < 6; i++) assert.notEqual(await httpGet(nodePort), victim, 'a not-ready pod got a request');
@@ -223,24 +243,7 @@ describe('Services through the proxy, with a docker node', () => {
     const clusterIP = (await service('web')).spec.clusterIP as string;
     // Only once the cluster IP is a local address may anything be sent to it.
     await eventually('the cluster IP is local', async () => execFileSync('ip', ['-o', 'addr', 'show', 'dev', IFACE], { encoding: 'utf8' }), (out) => out.includes(` ${clusterIP}/32 `));
-    await client.create({
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'caller', namespace: NS },
-      spec: {
-        restartPolicy: 'Never',
-        terminationGracePeriodSeconds: 0,
-        containers: [
-          {
-            name: 'main',
-            image: 'busybox:latest',
-            imagePullPolicy: 'IfNotPresent',
-            // busybox's wget segfaults in this image; nc speaks the HTTP/1.0 request itself.
-            command: ['sh', '-c', 'echo "host=$WEB_SERVICE_HOST port=$WEB_SERVICE_PORT"; printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 5 "$WEB_SERVICE_HOST" "$WEB_SERVICE_PORT"'],
-          },
-        ],
-      },
-    });
+    await client.create(callerPod('caller', `echo "host=$WEB_SERVICE_HOST port=$WEB_SERVICE_PORT"; ${ASK_WEB}`));
     const logs = await eventually(
       'the caller’s answer',
       () => c.ok(['logs', 'caller', '-n', NS]),
@@ -257,27 +260,7 @@ describe('Services through the proxy, with a docker node', () => {
     proxy = await startNodeProxy({ client, mode: 'iptables', chainPrefix: `KT${process.pid % 100000}` });
     assert.equal(proxy.mode, 'iptables');
     const clusterIP = (await service('web')).spec.clusterIP as string;
-    await client.create({
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'caller-nat', namespace: NS },
-      spec: {
-        restartPolicy: 'Never',
-        terminationGracePeriodSeconds: 0,
-        containers: [
-          {
-            name: 'main',
-            image: 'busybox:latest',
-            imagePullPolicy: 'IfNotPresent',
-            command: [
-              'sh',
-              '-c',
-              'for i in 1 2 3 4 5 6; do printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 5 "$WEB_SERVICE_HOST" "$WEB_SERVICE_PORT" | tail -n 1; done; nc -w 2 10.96.255.254 80 </dev/null; echo "unknown: $?"',
-            ],
-          },
-        ],
-      },
-    });
+    await client.create(callerPod('caller-nat', `for i in 1 2 3 4 5 6; do ${ASK_WEB} | tail -n 1; done; nc -w 2 10.96.255.254 80 </dev/null; echo "unknown: $?"`));
     const logs = await eventually('the caller’s answers', () => c.ok(['logs', 'caller-nat', '-n', NS]), (out) => /unknown: \d/.test(out), 60_000);
     const names = logs.split('\n').filter((l) => /^web-\w+$/.test(l));
     assert.equal(names.length, 6, `six answers through ${clusterIP}: ${logs}`);
