@@ -20,6 +20,8 @@ export type NodeChildOptions = {
   args?: string[];
   /** Extra node flags (--cpu-prof, --max-old-space-size...). */
   nodeArgs?: string[];
+  /** A command node runs under, e.g. `['ip', 'netns', 'exec', NS]` (it must exec node, keeping the pid). */
+  prefix?: string[];
   /** Resolve only once a stdout line starts with this. */
   readyMark?: string;
   readyTimeoutMs?: number;
@@ -50,7 +52,8 @@ export type NodeChild = {
 export async function startNodeChild(o: NodeChildOptions): Promise<NodeChild> {
   const loader = o.script.endsWith('.ts') ? 'tsx' : 'node';
   const args = [...GC_NODE_ARGS, ...(o.nodeArgs ?? []), ...(loader === 'tsx' ? ['--import', 'tsx'] : []), o.script, ...(o.args ?? [])];
-  const child = spawn(process.execPath, args, {
+  const [command, ...prefixArgs] = [...(o.prefix ?? []), process.execPath];
+  const child = spawn(command!, [...prefixArgs, ...args], {
     cwd: o.cwd,
     detached: true,
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -10,10 +10,10 @@
  * Node children run inside with `ip netns exec NAME node script` (it execs, so
  * the child's pid is the node process and its CPU can be read from /proc).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { execRunner, netnsRunner, type CommandRunner } from '../../services/proxy/iptables/index.js';
+import { startNodeChild, type NodeChild } from './node-child.js';
 import type { Cleanup } from './proc.js';
-import { withTimeout } from './proc.js';
 
 export type BenchNetns = {
   name: string;
@@ -74,73 +74,14 @@ export async function createNetns(name: string, setup: NetnsSetup, cleanup: Clea
   return { name, run, close };
 }
 
-/** What the benchmark needs of a child it reads line by line (node-child.ts's NodeChild has the same shape). */
-export type LineChild = {
-  pid: number;
-  /** The rest of the ready line (after the mark). */
-  readyLine: string;
-  nextLine(mark: string, timeoutMs: number): Promise<string>;
-  send(line: string): void;
-  stop(graceMs?: number): Promise<void>;
-  died: Promise<never>;
-};
+/** What the benchmark needs of a child it reads line by line: node-child.ts's NodeChild. */
+export type LineChild = Pick<NodeChild, 'pid' | 'readyLine' | 'nextLine' | 'send' | 'stop' | 'died'>;
 
 /**
- * A node script run inside the namespace, in its own process group with a
- * stdin pipe (the bench scripts stop when it closes); SIGKILLed at exit if the
- * benchmark dies any other way.
+ * A node script run inside the namespace (`ip netns exec`, which execs node in
+ * place): node-child.ts's child, in its own process group with a stdin pipe,
+ * SIGKILLed at exit if the benchmark dies any other way.
  */
-export async function startNetnsChild(o: { name: string; netns: string; cwd: string; script: string; args?: string[]; readyMark: string; cleanup: Cleanup }): Promise<LineChild> {
-  const child = spawn('ip', ['netns', 'exec', o.netns, process.execPath, o.script, ...(o.args ?? [])], {
-    cwd: o.cwd,
-    detached: true,
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_OPTIONS: '' },
-  });
-  const pid = child.pid!;
-  o.cleanup.killOnExit(pid);
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-8_000)));
-  child.stdin!.on('error', () => undefined);
-  const waiters = new Set<{ mark: string; fn: (rest: string) => void }>();
-  let pending = '';
-  child.stdout!.on('data', (c: Buffer) => {
-    pending += c.toString();
-    let nl: number;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      const line = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
-      for (const w of waiters) if (line.startsWith(w.mark)) w.fn(line.slice(w.mark.length).trim());
-    }
-  });
-  let stopping = false;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const died = exited.then(() => {
-    if (stopping) return new Promise<never>(() => undefined);
-    throw new Error(`${o.name} (pid ${pid}, in ${o.netns}) exited during the benchmark:\n${stderr}`);
-  });
-  died.catch(() => undefined);
-  const nextLine = (mark: string, timeoutMs: number) => {
-    let w: { mark: string; fn: (rest: string) => void } | undefined;
-    const line = new Promise<string>((resolve) => waiters.add((w = { mark, fn: resolve })));
-    return withTimeout(Promise.race([line, died]), timeoutMs, `${o.name}: a "${mark}" line`).finally(() => waiters.delete(w!));
-  };
-  const stop = async (graceMs = 5_000) => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    stopping = true;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    await exited;
-    clearTimeout(timer);
-    o.cleanup.forget(pid);
-  };
-  let readyLine: string;
-  try {
-    readyLine = await nextLine(o.readyMark, 30_000);
-  } catch (e) {
-    stopping = true;
-    child.kill('SIGKILL');
-    throw new Error(`${(e as Error).message}\n${o.name} stderr:\n${stderr}`);
-  }
-  return { pid, readyLine, nextLine, send: (line) => void child.stdin!.write(`${line}\n`), stop, died };
+export function startNetnsChild(o: { name: string; netns: string; cwd: string; script: string; args?: string[]; readyMark: string; cleanup: Cleanup }): Promise<LineChild> {
+  return startNodeChild({ ...o, prefix: ['ip', 'netns', 'exec', o.netns], readyTimeoutMs: 30_000 });
 }
