@@ -31,3 +31,32 @@ export function serveCommands(onEnd: () => void, commands: Record<string, (arg: 
   process.stdin.on('end', onEnd);
   process.stdin.resume();
 }
+
+/**
+ * A bench child's whole lifetime around its commands: it stops once — on
+ * SIGTERM/SIGINT, when stdin closes (the parent is gone) or at `hardLimitMs` —
+ * by running `cleanup`, which has `graceMs` before the exit is forced. Returns
+ * `stopping()`, for loops that must end early.
+ */
+export function serveChild(
+  o: { hardLimitMs: number; graceMs?: number; cleanup: () => Promise<void> | void },
+  commands: Record<string, (arg: string) => void> = {},
+): { stopping(): boolean } {
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    setTimeout(() => process.exit(code || 1), o.graceMs ?? 20_000).unref();
+    try {
+      await o.cleanup();
+    } catch (e) {
+      process.stderr.write(`stopping: ${(e as Error).message}\n`);
+    }
+    process.exit(code);
+  };
+  process.on('SIGTERM', () => void stop(0));
+  process.on('SIGINT', () => void stop(0));
+  setTimeout(() => void stop(2), o.hardLimitMs).unref();
+  serveCommands(() => void stop(0), commands);
+  return { stopping: () => stopping };
+}

@@ -125,7 +125,7 @@ function syncRows(o: ProxyBenchOptions, s: SyncPhaseResult): Row[] {
     const what = v.backend === 'userspace' ? 'user space (node ports on 127.0.0.1)' : 'iptables (in a network namespace)';
     rows.push(
       {
-        measure: `sync, ${what}: write call → synced, p50 / p99 / max (${v.samples.length} changes, ${fmt(o.services)} Services)`,
+        measure: `sync, ${what}: write call → synced, p50 / p99 / max (${v.samples.length} changes, ${fmt(o.services, 0)} Services)`,
         Keelson: spread(v.synced),
         'baseline (same run)': `write call → a bare store watch saw it: ${spread(v.seen)}`,
         ratio: ratio(v.synced.p99, v.seen.p99),

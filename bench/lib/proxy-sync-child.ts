@@ -23,7 +23,7 @@ import type { StoreEvent } from '../../services/lib/store/index.js';
 import { startProxy, type Proxy, type ServicePort } from '../../services/proxy/index.js';
 import { IptablesBackend, netnsRunner } from '../../services/proxy/iptables/index.js';
 import { UserspaceBackend } from '../../services/proxy/userspace/index.js';
-import { serveCommands } from './child-commands.js';
+import { serveChild } from './child-commands.js';
 import { endpointsText, SYNC_DONE, SYNC_EXPECTING, SYNC_READY, SYNC_SEEN, SYNC_STATS, type Expectation, type FirstSync, type SyncChildConfig } from './proxy-protocol.js';
 import { nowMs } from './stats.js';
 
@@ -87,20 +87,12 @@ async function main(): Promise<void> {
     }
   });
 
-  let stopping = false;
-  const stop = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    setTimeout(() => process.exit(code || 1), 20_000).unref();
+  const cleanup = async () => {
     await Promise.all(watches.map((w) => w.stop())).catch(() => undefined);
     await proxy.stop().catch((e: Error) => process.stderr.write(`proxy stop: ${e.message}\n`));
     await client.close().catch(() => undefined);
-    process.exit(code);
   };
-  process.on('SIGTERM', () => void stop(0));
-  process.on('SIGINT', () => void stop(0));
-  setTimeout(() => void stop(2), HARD_LIMIT_MS).unref();
-  serveCommands(() => void stop(0), {
+  serveChild({ hardLimitMs: HARD_LIMIT_MS, cleanup }, {
     expect: (arg) => {
       const e = JSON.parse(arg) as Expectation;
       pending.set(e.id, e);

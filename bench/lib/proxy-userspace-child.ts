@@ -13,7 +13,7 @@
  */
 import { UserspaceBackend } from '../../services/proxy/userspace/index.js';
 import type { ServicePort } from '../../services/proxy/types.js';
-import { serveCommands } from './child-commands.js';
+import { serveChild } from './child-commands.js';
 import { USERSPACE_READY, USERSPACE_STATS, type UserspaceChildConfig } from './proxy-protocol.js';
 
 const HARD_LIMIT_MS = 40 * 60_000;
@@ -33,18 +33,7 @@ async function main(): Promise<void> {
     sessionAffinity: { type: 'None' },
     endpoints: cfg.endpoints,
   };
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    setTimeout(() => process.exit(1), 10_000).unref();
-    await backend.stop().catch(() => undefined);
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop());
-  process.on('SIGINT', () => void stop());
-  setTimeout(() => void stop(), HARD_LIMIT_MS).unref();
-  serveCommands(() => void stop(), {
+  serveChild({ hardLimitMs: HARD_LIMIT_MS, graceMs: 10_000, cleanup: () => backend.stop() }, {
     stats: () => {
       const { servicePorts, ...rest } = backend.stats();
       process.stdout.write(`${USERSPACE_STATS} ${JSON.stringify({ ...rest, ...servicePorts[0] })}\n`);

@@ -13,7 +13,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { KeelsonClient } from '../../services/lib/client/index.js';
 import { startScheduler, type RunningScheduler } from '../../services/scheduler/index.js';
-import { serveCommands } from './child-commands.js';
+import { serveChild } from './child-commands.js';
 import { SCHED_READY, SCHED_STATS, type SchedulerChildConfig } from './scheduler-cluster.js';
 
 const HARD_LIMIT_MS = 30 * 60_000;
@@ -33,19 +33,11 @@ async function main(): Promise<void> {
   };
   const client = await KeelsonClient.connect(cfg.natsUrl, 'keelson-bench-scheduler', { timeoutMs: 30_000 });
   let scheduler: RunningScheduler | undefined;
-  let stopping = false;
-  const stop = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    setTimeout(() => process.exit(code || 1), 20_000).unref();
+  const cleanup = async () => {
     await scheduler?.stop().catch(() => undefined);
     await client.close().catch(() => undefined);
-    process.exit(code);
   };
-  process.on('SIGTERM', () => void stop(0));
-  process.on('SIGINT', () => void stop(0));
-  setTimeout(() => void stop(2), HARD_LIMIT_MS).unref();
-  serveCommands(() => void stop(0), {
+  serveChild({ hardLimitMs: HARD_LIMIT_MS, cleanup }, {
     stats: () => {
       const stats = {
         ...scheduler!.stats(),
