@@ -45,6 +45,7 @@ import { nodeRound, NodeWatch, scaleUpOne, type NodeRound } from './lib/failover
 import { writeFailoverReport, type FailoverResults } from './lib/failover-report.js';
 import { sleep } from './lib/proc.js';
 import { startBenchRun } from './lib/bench-run.js';
+import { intFlag } from './lib/flags.js';
 import type { Scenario } from './lib/scenario.js';
 import { build, machine, prepareSource } from './lib/source.js';
 import { nowMs } from './lib/stats.js';
@@ -99,24 +100,19 @@ function parseOptions(argv: string[]): FailoverBenchOptions {
       out: { type: 'string' },
     },
   });
-  const num = (s: string | undefined, dflt: number, name: string, min: number, max: number) => {
-    const n = s === undefined ? dflt : Number(s);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in ${min}..${max}, not ${s}`);
-    return n;
-  };
   const phase = v.phase ?? 'both';
   if (!['leader', 'node', 'both'].includes(phase)) throw new Error(`--phase must be leader, node or both, not ${phase}`);
   const nats = v.nats ?? 'single';
   if (nats !== 'single' && nats !== 'cluster') throw new Error(`--nats must be single or cluster, not ${nats}`);
   return {
     phase: phase as FailoverBenchOptions['phase'],
-    rounds: num(v.rounds, 10, 'rounds', 1, 500),
-    nodeRounds: num(v['node-rounds'], 6, 'node-rounds', 1, 100),
-    nodes: num(v.nodes, 4, 'nodes', 2, 50),
-    replicas: num(v.replicas, 12, 'replicas', 1, 500),
-    raw: num(v.raw, 10, 'raw', 1, 200),
+    rounds: intFlag(v.rounds, 10, 'rounds', 1, 500),
+    nodeRounds: intFlag(v['node-rounds'], 6, 'node-rounds', 1, 100),
+    nodes: intFlag(v.nodes, 4, 'nodes', 2, 50),
+    replicas: intFlag(v.replicas, 12, 'replicas', 1, 500),
+    raw: intFlag(v.raw, 10, 'raw', 1, 200),
     nats,
-    timeoutMs: num(v.timeout, 60, 'timeout', 5, 600) * 1000,
+    timeoutMs: intFlag(v.timeout, 60, 'timeout', 5, 600) * 1000,
     ref: v.ref,
     out: v.out ?? join(here, 'results'),
   };

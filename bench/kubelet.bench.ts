@@ -32,6 +32,7 @@ import { writeKubeletReport } from './lib/kubelet-report.js';
 import { benchPod, podName } from './lib/pods.js';
 import { withTimeout } from './lib/proc.js';
 import { startBenchRun } from './lib/bench-run.js';
+import { intFlag } from './lib/flags.js';
 import type { Scenario } from './lib/scenario.js';
 import { build, machine, prepareSource } from './lib/source.js';
 import { nowMs } from './lib/stats.js';
@@ -113,27 +114,22 @@ function parseOptions(argv: string[]): KubeletBenchOptions {
       out: { type: 'string' },
     },
   });
-  const num = (s: string | undefined, dflt: number, name: string, min: number, max: number) => {
-    const n = s === undefined ? dflt : Number(s);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in ${min}..${max}, not ${s}`);
-    return n;
-  };
   if (!['docker', 'nodes', 'all'].includes(v.phase!)) throw new Error(`--phase must be docker, nodes or all, not ${v.phase}`);
   if (!['compiled', 'tsx', 'both'].includes(v.loader!)) throw new Error(`--loader must be compiled, tsx or both, not ${v.loader}`);
   return {
     phase: v.phase as KubeletBenchOptions['phase'],
-    pods: num(v.pods, 100, 'pods', 0, 110),
-    podParallel: num(v['pod-parallel'], 10, 'pod-parallel', 1, 50),
+    pods: intFlag(v.pods, 100, 'pods', 0, 110),
+    podParallel: intFlag(v['pod-parallel'], 10, 'pod-parallel', 1, 50),
     loaders: v.loader === 'both' ? ['compiled', 'tsx'] : [v.loader as Loader],
-    nodes: num(v.nodes, 1000, 'nodes', 1, 5000),
-    heartbeatMs: num(v['heartbeat-ms'], 2000, 'heartbeat-ms', 100, 60_000),
-    statusMs: num(v['status-ms'], 10_000, 'status-ms', 1000, 600_000),
-    clusterPods: num(v['cluster-pods'], 0, 'cluster-pods', 0, 100_000),
-    startParallel: num(v['start-parallel'], 20, 'start-parallel', 1, 500),
-    startTimeoutMs: num(v['start-timeout'], 600, 'start-timeout', 10, 1800) * 1000,
-    windowMs: num(v.seconds, 30, 'seconds', 5, 600) * 1000,
-    settleMs: num(v.settle, 20, 'settle', 0, 120) * 1000,
-    timeoutMs: num(v.timeout, 300, 'timeout', 10, 1200) * 1000,
+    nodes: intFlag(v.nodes, 1000, 'nodes', 1, 5000),
+    heartbeatMs: intFlag(v['heartbeat-ms'], 2000, 'heartbeat-ms', 100, 60_000),
+    statusMs: intFlag(v['status-ms'], 10_000, 'status-ms', 1000, 600_000),
+    clusterPods: intFlag(v['cluster-pods'], 0, 'cluster-pods', 0, 100_000),
+    startParallel: intFlag(v['start-parallel'], 20, 'start-parallel', 1, 500),
+    startTimeoutMs: intFlag(v['start-timeout'], 600, 'start-timeout', 10, 1800) * 1000,
+    windowMs: intFlag(v.seconds, 30, 'seconds', 5, 600) * 1000,
+    settleMs: intFlag(v.settle, 20, 'settle', 0, 120) * 1000,
+    timeoutMs: intFlag(v.timeout, 300, 'timeout', 10, 1200) * 1000,
     ref: v.ref,
     nodeArgs: v['node-arg'] ?? [],
     imports: !v['skip-imports'],

@@ -40,6 +40,7 @@ import { iptablesPhase } from './lib/proxy-iptables-phase.js';
 import type { LoadSettings } from './lib/proxy-load.js';
 import { WARMUP_S, writeProxyReport, type ProxyResults } from './lib/proxy-report.js';
 import { NODE_PORT_RANGE, syncPhase } from './lib/proxy-sync-phase.js';
+import { intFlag } from './lib/flags.js';
 import type { Scenario } from './lib/scenario.js';
 import { build, machine, prepareSource } from './lib/source.js';
 
@@ -103,25 +104,20 @@ function parseOptions(argv: string[]): ProxyBenchOptions {
       out: str,
     },
   });
-  const num = (s: string | undefined, dflt: number, name: string, min: number, max: number) => {
-    const n = s === undefined ? dflt : Number(s);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in ${min}..${max}, not ${s}`);
-    return n;
-  };
   const phase = v.phase ?? 'all';
   if (!(PHASES as readonly string[]).includes(phase)) throw new Error(`--phase must be one of ${PHASES.join(', ')}, not ${phase}`);
   return {
     phase: phase as ProxyBenchOptions['phase'],
-    seconds: num(v.seconds, 5, 'seconds', 1, 120),
-    rounds: num(v.rounds, 3, 'rounds', 1, 20),
-    connections: num(v.connections, 4, 'connections', 1, 256),
-    inFlight: num(v['in-flight'], 16, 'in-flight', 1, 1024),
-    bulkMB: num(v['bulk-mb'], 256, 'bulk-mb', 1, 16_384),
+    seconds: intFlag(v.seconds, 5, 'seconds', 1, 120),
+    rounds: intFlag(v.rounds, 3, 'rounds', 1, 20),
+    connections: intFlag(v.connections, 4, 'connections', 1, 256),
+    inFlight: intFlag(v['in-flight'], 16, 'in-flight', 1, 1024),
+    bulkMB: intFlag(v['bulk-mb'], 256, 'bulk-mb', 1, 16_384),
     haproxyThreads: threadList(v['haproxy-threads']),
-    services: num(v.services, 1000, 'services', 1, 2000),
-    changes: num(v.changes, 200, 'changes', 1, 10_000),
-    gapMs: num(v['gap-ms'], 20, 'gap-ms', 0, 10_000),
-    timeoutMs: num(v.timeout, 60, 'timeout', 5, 600) * 1000,
+    services: intFlag(v.services, 1000, 'services', 1, 2000),
+    changes: intFlag(v.changes, 200, 'changes', 1, 10_000),
+    gapMs: intFlag(v['gap-ms'], 20, 'gap-ms', 0, 10_000),
+    timeoutMs: intFlag(v.timeout, 60, 'timeout', 5, 600) * 1000,
     profile: v.profile ?? false,
     ref: v.ref,
     out: v.out ?? join(here, 'results'),

@@ -34,6 +34,7 @@ import { rssAfterGc, startNodeChild, type NodeChild, type RssAfterGc } from './l
 import { podName } from './lib/pods.js';
 import { cpuSeconds, machineBusySeconds, sleep } from './lib/proc.js';
 import { startBenchRun } from './lib/bench-run.js';
+import { intFlag } from './lib/flags.js';
 import type { Scenario } from './lib/scenario.js';
 import { BindingObserver, benchNode, ownedPod, SCHED_READY, SCHED_STATS, type SchedulerChildConfig } from './lib/scheduler-cluster.js';
 import { writeSchedulerReport, type Phase, type SchedulerBenchResults } from './lib/scheduler-report.js';
@@ -88,19 +89,14 @@ function parseOptions(argv: string[]): SchedulerBenchOptions {
       out: { type: 'string' },
     },
   });
-  const num = (s: string | undefined, dflt: number, name: string, min: number, max: number) => {
-    const n = s === undefined ? dflt : Number(s);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in ${min}..${max}, not ${s}`);
-    return n;
-  };
   const o: SchedulerBenchOptions = {
-    nodes: num(v.nodes, 1000, 'nodes', 1, 20_000),
-    pods: num(v.pods, 10_000, 'pods', 1, 200_000),
-    parallel: num(v.parallel, 16, 'parallel', 1, 512),
-    bindParallelism: num(v['bind-parallelism'], 64, 'bind-parallelism', 1, 512),
-    percentage: num(v.percentage, 0, 'percentage', 0, 100),
-    eventsInFlight: v['events-in-flight'] === undefined ? undefined : num(v['events-in-flight'], 0, 'events-in-flight', 1, 1024),
-    timeoutMs: num(v.timeout, 300, 'timeout', 10, 1800) * 1000,
+    nodes: intFlag(v.nodes, 1000, 'nodes', 1, 20_000),
+    pods: intFlag(v.pods, 10_000, 'pods', 1, 200_000),
+    parallel: intFlag(v.parallel, 16, 'parallel', 1, 512),
+    bindParallelism: intFlag(v['bind-parallelism'], 64, 'bind-parallelism', 1, 512),
+    percentage: intFlag(v.percentage, 0, 'percentage', 0, 100),
+    eventsInFlight: v['events-in-flight'] === undefined ? undefined : intFlag(v['events-in-flight'], 0, 'events-in-flight', 1, 1024),
+    timeoutMs: intFlag(v.timeout, 300, 'timeout', 10, 1800) * 1000,
     profile: v.profile ?? false,
     ref: v.ref,
     out: v.out ?? join(here, 'results'),

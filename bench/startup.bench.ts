@@ -34,6 +34,7 @@ import type { StoreWatch } from '../services/lib/store/index.js';
 import { startApiServerChild, type ApiServerChild } from './lib/apiserver.js';
 import { Cleanup, cpuSeconds, machineBusySeconds, peakRssMB, rssMB, sleep, withTimeout } from './lib/proc.js';
 import { startBenchRun } from './lib/bench-run.js';
+import { intFlag } from './lib/flags.js';
 import type { Scenario } from './lib/scenario.js';
 import { nowMs, Samples, type Summary } from './lib/stats.js';
 import { fmt, markdownTable, ratio, textTable, type Row } from './lib/table.js';
@@ -61,15 +62,10 @@ function parseOptions(argv: string[]): Options {
     args: argv,
     options: { pods: { type: 'string' }, warmup: { type: 'string' }, timeout: { type: 'string' }, out: { type: 'string' } },
   });
-  const num = (v: string | undefined, dflt: number, name: string, min: number, max: number) => {
-    const n = v === undefined ? dflt : Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in ${min}..${max}, not ${v}`);
-    return n;
-  };
   return {
-    pods: num(values.pods, 30, 'pods', 1, 500),
-    warmup: num(values.warmup, 2, 'warmup', 0, 20),
-    timeoutMs: num(values.timeout, 60, 'timeout', 1, 600) * 1000,
+    pods: intFlag(values.pods, 30, 'pods', 1, 500),
+    warmup: intFlag(values.warmup, 2, 'warmup', 0, 20),
+    timeoutMs: intFlag(values.timeout, 60, 'timeout', 1, 600) * 1000,
     out: values.out ?? join(here, 'results'),
   };
 }
