@@ -16,7 +16,7 @@ import type { KObject } from '../../services/lib/api/resources.js';
 import type { KeelsonClient } from '../../services/lib/client/index.js';
 import type { Informer } from '../../services/lib/informer/index.js';
 import type { CliProcess } from './cli-process.js';
-import { sleep } from './proc.js';
+import { pollUntil, sleep } from './proc.js';
 import { nowMs } from './stats.js';
 
 export type Kind = 'scheduler' | 'controller-manager';
@@ -70,24 +70,12 @@ export class Candidates {
   }
 
   /** The next "leading" of anyone but `not`, after `sinceMs`. */
-  async nextLeader(not: string, sinceMs: number, timeoutMs: number): Promise<Term> {
-    const until = nowMs() + timeoutMs;
-    for (;;) {
-      const t = this.terms.find((x) => x.id !== not && x.startMs >= sinceMs);
-      if (t) return t;
-      if (nowMs() > until) throw new Error(`${this.kind}: no new leader within ${timeoutMs} ms of the signal`);
-      await sleep(5);
-    }
+  nextLeader(not: string, sinceMs: number, timeoutMs: number): Promise<Term> {
+    return pollUntil(`${this.kind}: a new leader after the signal`, () => this.terms.find((x) => x.id !== not && x.startMs >= sinceMs), timeoutMs, 5);
   }
 
-  async waitForLeader(timeoutMs: number): Promise<{ id: string; p: CliProcess }> {
-    const until = nowMs() + timeoutMs;
-    for (;;) {
-      const l = this.leader();
-      if (l) return l;
-      if (nowMs() > until) throw new Error(`${this.kind}: no leader within ${timeoutMs} ms`);
-      await sleep(10);
-    }
+  waitForLeader(timeoutMs: number): Promise<{ id: string; p: CliProcess }> {
+    return pollUntil(`${this.kind}: a leader`, () => this.leader(), timeoutMs);
   }
 
   /** A killed leader stops leading when the signal leaves (it cannot say so). */

@@ -18,7 +18,7 @@ import { resourceForKind, type KObject } from '../../services/lib/api/resources.
 import type { KeelsonClient } from '../../services/lib/client/index.js';
 import type { Informer } from '../../services/lib/informer/index.js';
 import type { CliProcess } from './cli-process.js';
-import { sleep } from './proc.js';
+import { pollUntil, sleep } from './proc.js';
 import { nowMs } from './stats.js';
 
 export type NodeRound = {
@@ -102,13 +102,8 @@ export class NodeWatch {
   }
 
   /** Polls `check` on every 10 ms until true; the time it first held. */
-  async until(check: () => boolean, timeoutMs: number, what: string): Promise<number> {
-    const end = nowMs() + timeoutMs;
-    for (;;) {
-      if (check()) return nowMs();
-      if (nowMs() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
-      await sleep(10);
-    }
+  until(check: () => boolean, timeoutMs: number, what: string): Promise<number> {
+    return pollUntil(what, () => (check() ? nowMs() : undefined), timeoutMs);
   }
 
   /** The cluster at rest: every node healthy, every replica Running and ready. */

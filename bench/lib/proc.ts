@@ -130,3 +130,17 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Polls `probe` every `everyMs` until it gives a value (not undefined); rejects
+ * with `${what}: not within ${timeoutMs} ms` at the deadline.
+ */
+export async function pollUntil<T>(what: string, probe: () => T | undefined, timeoutMs: number, everyMs = 10): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await sleep(everyMs);
+  }
+}
