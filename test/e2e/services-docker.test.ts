@@ -23,6 +23,7 @@ import { DockerRuntime, Labels } from '../../services/kubelet/runtime/index.js';
 import type { KObject } from '../../services/lib/api/resources.js';
 import { KeelsonClient } from '../../services/lib/client/index.js';
 import { startNodeProxy, type NodeProxy } from '../../services/proxy/node-proxy.js';
+import { eventually as waitEventually } from '../harness/wait.js';
 import { startCluster, type TestCluster } from './kubectl.js';
 
 const NS = 'e2e-svc';
@@ -98,21 +99,8 @@ function udpAsk(port: number, message: string, timeoutMs = 3_000): Promise<strin
   });
 }
 
-async function eventually<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: T | undefined;
-  let error: unknown;
-  for (;;) {
-    try {
-      last = await fn();
-      if (ok(last)) return last;
-    } catch (e) {
-      error = e;
-    }
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms; last: ${JSON.stringify(last)} ${error ? `(${(error as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** The harness's eventually, a minute by default, with any failure (a pod not started yet, a UDP answer not there yet) counting as "not yet". */
+const eventually = <T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean, ms = 60_000) => waitEventually(what, get, ok, ms, { retryOn: () => true });
 
 describe('Services through the proxy, with a docker node', () => {
   let c: TestCluster;

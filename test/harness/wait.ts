@@ -15,8 +15,15 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined 
   }
 }
 
-/** Polls `get` until `ok(value)`; a NotFound counts as "not yet". */
-export async function eventually<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 8_000): Promise<T> {
+/** Polls `get` until `ok(value)`; an error `retryOn` accepts (default: NotFound) counts as "not yet". */
+export async function eventually<T>(
+  what: string,
+  get: () => Promise<T>,
+  ok: (v: T) => boolean,
+  timeoutMs = 8_000,
+  opts: { retryOn?: (e: unknown) => boolean } = {},
+): Promise<T> {
+  const retryOn = opts.retryOn ?? isNotFound;
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
   while (Date.now() < deadline) {
@@ -24,7 +31,7 @@ export async function eventually<T>(what: string, get: () => Promise<T>, ok: (v:
       last = await get();
       if (ok(last)) return last;
     } catch (e) {
-      if (!isNotFound(e)) throw e;
+      if (!retryOn(e)) throw e;
     }
     await new Promise((r) => setTimeout(r, 50));
   }
