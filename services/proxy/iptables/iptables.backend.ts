@@ -1,9 +1,11 @@
 /**
  * The proxy's iptables mode (kube-proxy's): service ports become NAT rules in
- * chains of the backend's own, written whole and atomically by every sync with
- * `iptables-restore --noflush` after reading what is there with `iptables-save`.
- * Only its own chains (chain-names.ts) and its marked jumps (jumps.ts) are ever
- * written; `stop()` removes both. Syncs run one at a time, in call order.
+ * chains of the backend's own, written atomically with `iptables-restore
+ * --noflush`: a change writes only the changed ports' rules, and the first sync,
+ * a periodic resync and any sync after a failure read what is there with
+ * `iptables-save` and rewrite everything. Only its own chains (chain-names.ts)
+ * and its marked jumps (jumps.ts) are ever written; `stop()` removes both. Syncs
+ * run one at a time, in call order.
  *
  *   if ((await IptablesBackend.available()).ok) backends.push(new IptablesBackend({ log }));
  */
@@ -71,6 +73,8 @@ export class IptablesBackend implements ProxyBackend {
   private loggedNotes = new Set<string>();
   /** The rules of the last successful sync: what a partial sync diffs against (undefined: the next sync is full). */
   private lastRules: RuleSet | undefined;
+  /** The last rules made, applied or not: unchanged ports reuse their rules from it (rules.ts buildRules). */
+  private lastBuilt: RuleSet | undefined;
   /** The service ports of the last applied sync: what stale UDP flows are judged against. */
   private applied: ServicePort[] = [];
   private conntrackProblem: string | undefined;
@@ -157,11 +161,11 @@ export class IptablesBackend implements ProxyBackend {
    */
   private async apply(ports: ServicePort[], full = false): Promise<void> {
     const t0 = performance.now();
-    const rules = buildRules(ports, this.options);
+    const rules = buildRules(ports, this.options, this.lastBuilt);
+    this.lastBuilt = rules;
     try {
       if (!full && this.lastRules) {
         try {
-          const t1 = performance.now();
           const { text, deleted } = partialRestore(this.lastRules, rules);
           const t2 = performance.now();
           this.logNotes(rules.notes);

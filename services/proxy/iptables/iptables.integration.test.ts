@@ -201,6 +201,29 @@ for (const family of ['iptables', 'iptables-legacy'] as IptablesFamily[]) {
       assert.equal(backend.lastSync()?.deleted, 5, 'np (svc + 2 endpoints) and web -> a, web -> c');
     });
 
+    it('partial syncs (a port moved, a node port gaining endpoints) end where a full sync would, order aside', async () => {
+      const moved = { ...web, port: 81 };
+      const gained = { ...empty, endpoints: [{ ip: C, port: 8080 }] };
+      const ports = [moved, gained, sticky, dns];
+      await backend.sync(ports);
+      assert.equal(backend.lastSync()?.partial, true);
+      assert.deepEqual(names(await answers(web.clusterIP!, 81, 9)), ['a', 'b', 'c']);
+      assert.equal((await ns.connect(web.clusterIP!, 80)).error, 'ECONNREFUSED', 'the old port falls to the service CIDR reject');
+      assert.match((await ns.connect(NODE_IP, 30081)).data ?? '', /^c /);
+      const partial = await save();
+      const lastOf = (table: string, chain: string) => {
+        const t = parseSave(partial.join('\n')).get(table)!;
+        return t.rules.filter((r) => r.chain === chain).at(-1)?.spec ?? '';
+      };
+      assert.match(lastOf('nat', backend.names.services), new RegExp(`-j ${backend.names.nodePorts}$`), 'the node-port jump is still last');
+      assert.match(lastOf('filter', backend.names.services), /-d 10\.96\.0\.0\/16 .*-j REJECT/, 'the service CIDR reject is still last');
+      // A second backend's first sync is a full one: it rewrites every own chain from scratch.
+      const full = new IptablesBackend({ family, run: ns.run, resyncMs: 0 });
+      await full.sync(ports);
+      assert.equal(full.lastSync()?.partial, false);
+      assert.deepEqual([...partial].sort(), [...(await save())].sort());
+    });
+
     it('stop() leaves exactly what was there before', async () => {
       await backend.stop();
       assert.deepEqual(await save(), before0);

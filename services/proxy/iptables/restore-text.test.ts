@@ -155,3 +155,31 @@ test('a partial restore rewrites only the chains that changed and deletes the on
   assert.match(text, new RegExp(`-X ${names.endpoint(web.key, '192.0.2.12', 8080)}\\n`));
   assert.equal(partialRestore(after, after).text, '', 'nothing changed, nothing to restore');
 });
+
+test('a partial restore swaps a changed port\'s rules in the shared chains with -D and -I at the top, naming nothing else', () => {
+  const np = servicePort('np', '10.96.0.12', { nodePort: 30080, endpoints: ['192.0.2.14'] });
+  const before = buildRules([web, db, np], opts);
+  const after = buildRules([{ ...web, port: 81 }, db, { ...np, endpoints: [] }], opts, before);
+  assert.equal(after.ports.get(db.key), before.ports.get(db.key), 'an unchanged port reuses its rules');
+  const { text, deleted } = partialRestore(before, after);
+  assert.deepEqual(lines(text, ':').map((l) => l.slice(1).split(' ')[0]), [names.service(np.key), names.endpoint(np.key, '192.0.2.14', 8080)], 'only np\'s own chains, to be deleted');
+  assert.deepEqual(deleted, [`nat/${names.service(np.key)}`, `nat/${names.endpoint(np.key, '192.0.2.14', 8080)}`]);
+  const nat = section(text, 'nat');
+  assert.match(nat, /-D KEELSON-SERVICES -d 10\.96\.0\.10\/32 -p tcp -m tcp --dport 80 /);
+  assert.match(nat, /-I KEELSON-SERVICES 1 -d 10\.96\.0\.10\/32 -p tcp -m tcp --dport 81 /);
+  const np30080 = lines(nat, '-D KEELSON-NODEPORTS');
+  assert.equal(np30080.length, 2, 'both node-port rules of np go');
+  assert.ok(nat.indexOf('-D ') < nat.indexOf(`-X ${names.service(np.key)}`), 'rules that jump to a chain go before the chain');
+  assert.ok(!text.includes(db.clusterIP!), 'db is not named');
+  const filter = lines(section(text, 'filter'), '-I ');
+  assert.equal(filter.length, 2, filter.join('\n'));
+  assert.ok(filter.every((l) => / 1 .*np:http\/TCP has no endpoints/.test(l)), 'np is now rejected, above the service CIDR reject');
+});
+
+test('a port with a node port inserts its two node-port rules in order (mark first)', () => {
+  const np = servicePort('np', '10.96.0.12', { nodePort: 30080, endpoints: ['192.0.2.14'] });
+  const { text } = partialRestore(buildRules([web], opts), buildRules([web, np], opts));
+  const inserted = lines(text, '-I KEELSON-NODEPORTS 1 ');
+  // Each lands at the top, so the one meant to be first is inserted last.
+  assert.deepEqual(inserted.map((l) => l.split(' -j ')[1]), [names.service(np.key), names.markMasq]);
+});

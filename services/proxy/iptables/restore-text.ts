@@ -10,7 +10,7 @@
 import { chainNames, type ChainNames } from './chain-names.js';
 import { isOwnJump, jumpsOf, sameRule, type Jump, type TableName } from './jumps.js';
 import type { RuleOptions } from './options.js';
-import { buildRules, type RuleSet, type TableRules } from './rules.js';
+import { buildRules, type PortRules, type RuleSet, type TableRules } from './rules.js';
 import { emptyTable, type SavedState, type SavedTable } from './saved-state.js';
 import type { ServicePort } from '../types.js';
 
@@ -99,40 +99,72 @@ function syncSection(table: TableName, want: TableRules, have: SavedTable, jumps
 
 /**
  * A partial restore, as kube-proxy's partial syncs: from the rules last applied
- * to the new ones, only the chains whose rules changed are declared (flushed)
- * and rewritten, new ones created, and those no longer wanted flushed and
- * deleted. No `iptables-save` is needed: the jumps and the rest are taken to be
- * as the last full sync left them (a periodic full sync checks that, and any
- * failure falls back to one). Empty when nothing changed.
+ * to the new ones, port by port (a port whose rules are the same object, or
+ * equal, is skipped). A changed port's own chains are declared (flushed) and
+ * rewritten, new ones created and gone ones flushed and deleted; its rules in
+ * the shared chains are deleted one by one (`-D`) and the new ones inserted at
+ * the top (`-I CHAIN 1`, in reverse, so they keep their order and stay above the
+ * rules that must come last). No `iptables-save` is needed: the jumps and the
+ * rest are taken to be as the last sync left them (a periodic full sync checks
+ * that, and any failure, such as a `-D` finding nothing, falls back to one).
+ * Empty when nothing changed.
  */
 export function partialRestore(before: RuleSet, after: RuleSet): { text: string; deleted: string[] } {
-  const deleted: string[] = [];
-  const text = TABLES.map((t) => partialSection(t, before[t], after[t], deleted)).join('');
+  const changes: Record<TableName, PortChanges> = { nat: emptyChanges(), filter: emptyChanges() };
+  const keys = new Set([...before.ports.keys(), ...after.ports.keys()]);
+  for (const key of keys) {
+    const was = before.ports.get(key);
+    const now = after.ports.get(key);
+    if (was === now || (was && now && was.fingerprint === now.fingerprint)) continue;
+    portChanges(was, now, changes);
+  }
+  const deleted = TABLES.flatMap((t) => changes[t].gone.map((c) => `${t}/${c}`));
+  const text = TABLES.map((t) => partialSection(t, changes[t])).join('');
   return { text, deleted };
 }
 
-function byChain(rules: TableRules): Map<string, string[]> {
-  const out = new Map<string, string[]>(rules.chains.map((c) => [c, []]));
-  for (const r of rules.rules) out.get(r.split(' ', 2)[1]!)?.push(r);
-  return out;
+type PortChanges = { write: { name: string; rules: string[] }[]; gone: string[]; remove: string[]; insert: string[] };
+
+const emptyChanges = (): PortChanges => ({ write: [], gone: [], remove: [], insert: [] });
+
+function portChanges(was: PortRules | undefined, now: PortRules | undefined, changes: Record<TableName, PortChanges>): void {
+  const oldChains = new Map((was?.chains ?? []).map((c) => [c.name, c.rules]));
+  const newNames = new Set((now?.chains ?? []).map((c) => c.name));
+  for (const c of now?.chains ?? []) {
+    const old = oldChains.get(c.name);
+    if (!old || !sameLines(old, c.rules)) changes.nat.write.push(c);
+  }
+  for (const name of oldChains.keys()) if (!newNames.has(name)) changes.nat.gone.push(name);
+  for (const t of TABLES) {
+    const old = was?.shared[t] ?? [];
+    const rules = now?.shared[t] ?? [];
+    if (sameLines(old, rules)) continue;
+    changes[t].remove.push(...old.map((r) => `-D ${r.slice(3)}`));
+    changes[t].insert.push(...rules.map(insertAtTop).reverse());
+  }
 }
 
-function partialSection(table: TableName, before: TableRules, after: TableRules, deleted: string[]): string {
-  const was = byChain(before);
-  const now = byChain(after);
-  const changed = [...now].filter(([c, rules]) => {
-    const old = was.get(c);
-    return !old || old.length !== rules.length || old.some((r, i) => r !== rules[i]);
-  });
-  const gone = [...was.keys()].filter((c) => !now.has(c));
-  deleted.push(...gone.map((c) => `${table}/${c}`));
-  if (changed.length === 0 && gone.length === 0) return '';
+function sameLines(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((r, i) => r === b[i]);
+}
+
+/** `-A CHAIN spec` → `-I CHAIN 1 spec`. */
+function insertAtTop(rule: string): string {
+  const rest = rule.slice(3);
+  const space = rest.indexOf(' ');
+  return `-I ${rest.slice(0, space)} 1${rest.slice(space)}`;
+}
+
+function partialSection(table: TableName, c: PortChanges): string {
+  if (c.write.length + c.gone.length + c.remove.length + c.insert.length === 0) return '';
   const lines = [
     `*${table}`,
-    ...changed.map(([c]) => `:${c} - [0:0]`),
-    ...gone.map((c) => `:${c} - [0:0]`),
-    ...changed.flatMap(([, rules]) => rules),
-    ...gone.map((c) => `-X ${c}`),
+    ...c.write.map((w) => `:${w.name} - [0:0]`),
+    ...c.gone.map((name) => `:${name} - [0:0]`),
+    ...c.remove,
+    ...c.insert,
+    ...c.write.flatMap((w) => w.rules),
+    ...c.gone.map((name) => `-X ${name}`),
     'COMMIT',
   ];
   return `${lines.join('\n')}\n`;
