@@ -7,22 +7,23 @@
 import {
   DeliverPolicy,
   jetstream,
-  JetStreamApiError,
   type ConsumerMessages,
   type JetStreamClient,
   type JsMsg,
   type PushConsumer,
 } from '@nats-io/jetstream';
-import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
+import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { RESOURCES, type KObject, type ResourceInfo } from '../api/resources.js';
 import { CodecError, decodeObject, encodeObject } from '../codec/index.js';
 import { ApiError, errors } from '../errors/index.js';
+import { isCasFailure } from '../kv/index.js';
+import { Bucket } from './bucket.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
+
+export { DEFAULT_RETRY_POLICY, isRetryable, type RetryPolicy } from './retry.js';
 
 export const DEFAULT_BUCKET = 'keelson';
-
-/** JetStream's "wrong last sequence": the compare-and-swap lost. */
-const WRONG_LAST_SEQUENCE = 10071;
 
 export type StoreOptions = {
   bucket?: string;
@@ -30,6 +31,13 @@ export type StoreOptions = {
   replicas?: number;
   /** Only bind to an existing bucket (read-only components). */
   bindOnly?: boolean;
+  /**
+   * How get/create/update/delete ride out a stream-leader election: retried
+   * for up to `deadlineMs` (default 10 s), then 503 ServiceUnavailable.
+   */
+  retry?: Partial<RetryPolicy>;
+  /** Called with each error that is about to be retried (logs, tests). */
+  onRetry?: (e: unknown, attempt: number) => void;
 };
 
 /** Where an object lives: resource, namespace ('' for cluster-scoped), name. */
@@ -71,7 +79,7 @@ export function parseStoreKey(key: string): ObjectKey | undefined {
 /** Maps a JetStream failure to the API error a client should see. */
 export function storeError(e: unknown, key: ObjectKey, op: 'create' | 'update' | 'delete'): ApiError {
   if (e instanceof ApiError) return e;
-  if (e instanceof JetStreamApiError && e.code === WRONG_LAST_SEQUENCE) {
+  if (isCasFailure(e)) {
     const { resource, name } = key;
     return op === 'create'
       ? errors.alreadyExists(resource.plural, name, resource.group)
@@ -83,7 +91,8 @@ export function storeError(e: unknown, key: ObjectKey, op: 'create' | 'update' |
         );
   }
   const message = e instanceof Error ? e.message : String(e);
-  // "jetstream is not enabled", timeouts, no responders: the store is (briefly) unreachable.
+  // "jetstream is not enabled", timeouts, no responders, retried until the
+  // deadline passed: the store is unreachable or has no stream leader.
   return errors.unavailable(`the object store is unavailable: ${message}`, e);
 }
 
@@ -93,37 +102,49 @@ export class Store {
     readonly bucket: string,
     private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
+    private readonly keys: Bucket,
+    private readonly streamInfo: () => Promise<number>,
   ) {}
 
   static async open(nc: NatsConnection, opts: StoreOptions = {}): Promise<Store> {
     const bucket = opts.bucket ?? DEFAULT_BUCKET;
+    const policy = { ...DEFAULT_RETRY_POLICY, ...opts.retry };
     const js = jetstream(nc, { timeout: 10_000 });
     const kvm = new Kvm(js);
     const kv = opts.bindOnly
       ? await kvm.open(bucket)
       : await kvm.create(bucket, { history: 1, replicas: opts.replicas ?? 1, storage: 'file' } as never);
-    return new Store(kv, bucket, nc, js);
+    // Requests that may hit a dead server wait one attempt, not 10 s.
+    const jsm = await jetstream(nc, { timeout: policy.attemptTimeoutMs }).jetstreamManager(false);
+    const direct = (await kv.status()).streamInfo.config.allow_direct === true;
+    const keys = new Bucket({ bucket, js, jsm, direct, policy, hooks: { onRetry: opts.onRetry } });
+    const lastSeq = async () => Number((await jsm.streams.info(`KV_${bucket}`)).state.last_seq);
+    return new Store(kv, bucket, nc, js, keys, lastSeq);
   }
 
   get connection(): NatsConnection {
     return this.nc;
   }
 
-  /** The newest revision of the whole store (the stream's last sequence). */
+  /**
+   * The newest revision of the whole store (the stream's last sequence). Asks
+   * the stream leader once, without retrying: during an election it fails after
+   * one attempt timeout, and the watch cache then answers from what it holds.
+   */
   async revision(): Promise<number> {
-    const status = await this.kv.status();
-    return Number(status.streamInfo.state.last_seq);
+    return this.streamInfo();
   }
 
+  /** The object under a key; with direct gets (the default) any replica answers. */
   async get(resource: ResourceInfo, namespace: string, name: string): Promise<KObject | undefined> {
     const key = { resource, namespace, name };
-    let entry: KvEntry | null;
+    let entry;
     try {
-      entry = await this.kv.get(storeKey(resource, namespace, name));
+      entry = await this.keys.get(storeKey(resource, namespace, name));
     } catch (e) {
       throw storeError(e, key, 'update');
     }
-    if (!entry || entry.operation !== 'PUT') return undefined;
+    if (!entry || entry.deleted) return undefined;
     return decodeEntry(resource, entry.value, entry.revision);
   }
 
@@ -131,7 +152,7 @@ export class Store {
   async create(resource: ResourceInfo, obj: KObject): Promise<KObject> {
     const key = objectKey(resource, obj);
     try {
-      const rev = await this.kv.create(storeKey(resource, key.namespace, key.name), encode(resource, obj));
+      const rev = await this.keys.create(storeKey(resource, key.namespace, key.name), encode(resource, obj));
       return withRevision(obj, rev);
     } catch (e) {
       throw storeError(e, key, 'create');
@@ -142,7 +163,7 @@ export class Store {
   async update(resource: ResourceInfo, obj: KObject, revision: number): Promise<KObject> {
     const key = objectKey(resource, obj);
     try {
-      const rev = await this.kv.update(storeKey(resource, key.namespace, key.name), encode(resource, obj), revision);
+      const rev = await this.keys.update(storeKey(resource, key.namespace, key.name), encode(resource, obj), revision);
       return withRevision(obj, rev);
     } catch (e) {
       throw storeError(e, key, 'update');
@@ -152,7 +173,7 @@ export class Store {
   /** Deletes, only if the stored revision is still `revision` when given. */
   async delete(resource: ResourceInfo, namespace: string, name: string, revision?: number): Promise<void> {
     try {
-      await this.kv.delete(storeKey(resource, namespace, name), revision ? { previousSeq: revision } : undefined);
+      await this.keys.delete(storeKey(resource, namespace, name), revision || undefined);
     } catch (e) {
       throw storeError(e, { resource, namespace, name }, 'delete');
     }

@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { JetStreamApiError } from '@nats-io/jetstream';
+import { ClosedConnectionError, NoRespondersError, RequestError, TimeoutError } from '@nats-io/nats-core';
+import { isRetryable, mayHaveBeenApplied, requestTimeout, retrying, WriteInFlight, type RetryPolicy } from '../../services/lib/store/retry.js';
+
+const apiError = (err_code: number, code = 400, description = 'x') => new JetStreamApiError({ err_code, code, description });
+const noResponders = () => new RequestError('no responders', { cause: new NoRespondersError('$KV.keelson.pods.default.a') });
+/** What @nats-io/jetstream throws for a publish nobody answered. */
+function jetstreamNotEnabled(cause: unknown): Error {
+  const e = new Error('jetstream is not enabled', { cause });
+  e.name = 'JetStreamNotEnabled';
+  return e;
+}
+
+describe('which store errors are retried', () => {
+  const cases: [string, unknown, boolean, boolean][] = [
+    // name, error, retryable, may have been applied
+    ['no stream leader: publish has no responders', jetstreamNotEnabled(noResponders()), true, false],
+    ['no responders on a direct get', noResponders(), true, false],
+    ['request timed out (sent to a server that died)', new TimeoutError(), true, true],
+    ['JetStream system temporarily unavailable', apiError(10008, 503), true, false],
+    ['cluster can not handle request', apiError(10009, 500), true, false],
+    ['the slot of a compare-and-swap is held by a write not yet stored', new WriteInFlight('x'), true, false],
+    ['lost compare-and-swap', apiError(10071), false, false],
+    ['JetStream not enabled for the account', jetstreamNotEnabled(apiError(10039, 503)), false, false],
+    ['stream not found', apiError(10059, 404), false, false],
+    ['our own connection is closed', new ClosedConnectionError(), false, true],
+    ['a bug of ours', new TypeError('x is undefined'), false, true],
+  ];
+  for (const [name, e, retryable, applied] of cases) {
+    test(name, () => {
+      assert.equal(isRetryable(e), retryable);
+      assert.equal(mayHaveBeenApplied(e), applied);
+    });
+  }
+});
+
+/** A clock that only moves when the retry loop sleeps or an attempt takes time. */
+function fakeClock() {
+  let t = 1_000;
+  const sleeps: number[] = [];
+  return {
+    now: () => t,
+    advance: (ms: number) => void (t += ms),
+    sleep: async (ms: number) => {
+      sleeps.push(ms);
+      t += ms;
+    },
+    sleeps,
+  };
+}
+
+const policy: RetryPolicy = { deadlineMs: 10_000, attemptTimeoutMs: 2_000, backoffMs: 50, maxBackoffMs: 500 };
+
+describe('retrying', () => {
+  test('retries a retryable failure with a doubling back-off until it succeeds', async () => {
+    const clock = fakeClock();
+    let calls = 0;
+    const v = await retrying(
+      policy,
+      async () => {
+        if (++calls < 6) throw noResponders();
+        return 'ok';
+      },
+      clock,
+    );
+    assert.equal(v, 'ok');
+    assert.deepEqual(clock.sleeps, [50, 100, 200, 400, 500]);
+  });
+
+  test('never retries an answer such as a lost compare-and-swap', async () => {
+    const clock = fakeClock();
+    let calls = 0;
+    await assert.rejects(
+      retrying(policy, async () => {
+        calls++;
+        throw apiError(10071);
+      }, clock),
+      (e) => e instanceof JetStreamApiError && e.code === 10071,
+    );
+    assert.equal(calls, 1);
+    assert.deepEqual(clock.sleeps, []);
+  });
+
+  test('gives up with the last error once the deadline has passed, never later', async () => {
+    const clock = fakeClock();
+    const start = clock.now();
+    let calls = 0;
+    await assert.rejects(
+      retrying(policy, async (a) => {
+        calls++;
+        // Each attempt waits its whole request timeout, as a request to a dead server does.
+        const timeout = requestTimeout(policy, a, clock.now);
+        assert.ok(clock.now() + timeout <= start + policy.deadlineMs, 'a request never outlives the deadline');
+        clock.advance(timeout);
+        throw new TimeoutError();
+      }, clock),
+      (e) => e instanceof TimeoutError,
+    );
+    assert.ok(clock.now() - start <= policy.deadlineMs, `took ${clock.now() - start} ms`);
+    assert.ok(calls >= 4, `${calls} attempts`);
+  });
+
+  test('an election shorter than the deadline is ridden out', async () => {
+    const clock = fakeClock();
+    const electedAt = clock.now() + 6_000;
+    const v = await retrying(
+      policy,
+      async () => {
+        if (clock.now() < electedAt) throw jetstreamNotEnabled(noResponders());
+        return clock.now();
+      },
+      clock,
+    );
+    assert.ok(v >= electedAt && v <= electedAt + policy.maxBackoffMs);
+  });
+});
