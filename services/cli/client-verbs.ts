@@ -10,16 +10,14 @@ import { KeelsonClient, resolveResource } from '../lib/client/index.js';
 import { ApiError, isNotFound } from '../lib/errors/index.js';
 import { natsServers } from '../lib/nats/index.js';
 import { toTable } from '../apiserver/tables/index.js';
-import { statusReport } from './status.js';
 
-export const CLIENT_VERBS = ['get', 'create', 'apply', 'delete', 'scale', 'status'];
+export const CLIENT_VERBS = ['get', 'create', 'apply', 'delete', 'scale'];
 
 export const CLIENT_HELP = `  get RESOURCE [NAME] [-n NS | -A] [-l SELECTOR] [-o wide|yaml|json|name]
   create -f FILE     Create the objects in a YAML/JSON file (- for stdin)
   apply -f FILE      Create, or update with a server-side apply patch
   delete RESOURCE NAME [-n NS] | delete -f FILE
   scale RESOURCE NAME --replicas N [-n NS]
-  status             The control plane: the leader of each election
       --nats URL[,URL]   NATS servers (default $KEELSON_NATS or nats://127.0.0.1:4222)
 `;
 
@@ -105,9 +103,6 @@ export async function runClientVerb(verb: string, argv: string[]): Promise<numbe
         }
         return 0;
       }
-      case 'status':
-        out(await statusReport(client.nc));
-        return 0;
       case 'scale': {
         const [what, name] = positionals;
         const replicas = Number(values.replicas);

@@ -6,6 +6,7 @@ import websocket from '@fastify/websocket';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { ApiError, toApiError } from '../../lib/errors/index.js';
 import type { Registry } from '../registry/index.js';
+import { registerClusterStatusRoutes } from './cluster-status.routes.js';
 import { BODY_LIMIT, registerContentTypes } from './content.js';
 import { registerDiscoveryRoutes } from './discovery.routes.js';
 import { registerResourceRoutes } from './resources.routes.js';
@@ -42,6 +43,7 @@ export function buildHttpServer(opts: HttpOptions): FastifyInstance {
   // Routes that may upgrade (pods/exec) are declared once the WebSocket plugin is in.
   app.register(websocket, { options: { handleProtocols: chooseExecProtocol, maxPayload: 1024 * 1024 } });
   app.register(async (scope) => registerResourceRoutes(scope, opts.registry));
+  registerClusterStatusRoutes(app, opts.registry);
   app.get('/healthz', async (_req, reply) => health(reply, opts.health().live, opts.health().state));
   app.get('/livez', async (_req, reply) => health(reply, opts.health().live, opts.health().state));
   app.get('/readyz', async (_req, reply) => health(reply, opts.health().ready, opts.health().state));
