@@ -20,36 +20,31 @@ export const CONTROL_LOOPS_HELP = `  scheduler          Binds pending pods to no
       --eviction-ms N    (controller-manager) how long pods tolerate an unhealthy node (default 5000)
 `;
 
-type Kind = 'scheduler' | 'controller-manager';
+export type Kind = 'scheduler' | 'controller-manager';
 
-export async function runControlLoop(kind: Kind, argv: string[], onStop: (stop: () => Promise<void>) => void): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      nats: { type: 'string' },
-      port: { type: 'string', default: kind === 'scheduler' ? '10251' : '10252' },
-      host: { type: 'string', default: '0.0.0.0' },
-      identity: { type: 'string' },
-      'node-grace-ms': { type: 'string' },
-      'eviction-ms': { type: 'string' },
-    },
-  });
-  const num = (v: string | undefined, flag: string): number | undefined => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} must be a whole number >= 0, not "${v}"`);
-    return n;
-  };
-  const port = num(values.port, '--port')!;
-  const log = (m: string) => process.stderr.write(`${m}\n`);
-  const client = await KeelsonClient.connect(natsServers(values.nats), `keelson-${kind}`);
+export type ControlLoopOptions = {
+  /** The NATS connection the loop works through (the caller closes it). */
+  client: KeelsonClient;
+  /** Health and metrics server. */
+  host: string;
+  port: number;
+  identity?: string;
+  /** controller-manager: lease age that makes a node Unknown, and how long pods tolerate an unhealthy node. */
+  nodeGraceMs?: number;
+  evictionMs?: number;
+  log: (message: string) => void;
+};
+
+export type ControlLoop = { identity: string; election: string; healthUrl: string; stop(): Promise<void> };
+
+/** One leader-elected candidate with its health and metrics server; `stop()` hands the lease over and closes the server. */
+export async function startControlLoop(kind: Kind, o: ControlLoopOptions): Promise<ControlLoop> {
+  const { client, log } = o;
   const election = kind === 'scheduler' ? 'kube-scheduler' : 'kube-controller-manager';
-  const grace = num(values['node-grace-ms'], '--node-grace-ms');
-  const eviction = num(values['eviction-ms'], '--eviction-ms');
   const loop = await runLeaderElected<RunningScheduler | ControllerManager>({
     client,
     election,
-    ...(values.identity ? { identity: values.identity } : {}),
+    ...(o.identity ? { identity: o.identity } : {}),
     log,
     start: (leader) =>
       kind === 'scheduler'
@@ -57,28 +52,75 @@ export async function runControlLoop(kind: Kind, argv: string[], onStop: (stop: 
         : startControllerManager({
             client: leader,
             log,
-            options: { ...(grace !== undefined ? { nodeMonitorGracePeriodMs: grace } : {}), ...(eviction !== undefined ? { podEvictionTimeoutMs: eviction } : {}) },
+            options: {
+              ...(o.nodeGraceMs !== undefined ? { nodeMonitorGracePeriodMs: o.nodeGraceMs } : {}),
+              ...(o.evictionMs !== undefined ? { podEvictionTimeoutMs: o.evictionMs } : {}),
+            },
           }),
   });
   const server = await serveComponent({
     name: election,
-    host: values.host,
-    port,
+    host: o.host,
+    port: o.port,
     healthz: () => ({ ok: !client.nc.isClosed(), message: 'the NATS connection is closed' }),
     // A standby is ready too: it is doing its job, which is to wait.
     readyz: () => ({ ok: !client.nc.isClosed(), message: 'the NATS connection is closed' }),
     metrics: () => loopMetrics(election, loop.election.isLeader, loop.current()),
   }).catch(async (e) => {
     await loop.stop();
+    throw e;
+  });
+  return {
+    identity: loop.election.identity,
+    election,
+    healthUrl: `${server.url}/healthz`,
+    stop: async () => {
+      await loop.stop();
+      await server.close();
+    },
+  };
+}
+
+/** The flags both loops take (and `keelson server`, which runs both). */
+export const CONTROL_LOOP_FLAGS = {
+  identity: { type: 'string' },
+  'node-grace-ms': { type: 'string' },
+  'eviction-ms': { type: 'string' },
+} as const;
+
+/** A whole number >= 0 from a flag, or undefined when the flag is absent. */
+export function wholeFlag(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} must be a whole number >= 0, not "${v}"`);
+  return n;
+}
+
+/** `keelson scheduler` / `keelson controller-manager`. */
+export async function runControlLoop(kind: Kind, argv: string[], onStop: (stop: () => Promise<void>) => void): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      nats: { type: 'string' },
+      port: { type: 'string', default: kind === 'scheduler' ? '10251' : '10252' },
+      host: { type: 'string', default: '0.0.0.0' },
+      ...CONTROL_LOOP_FLAGS,
+    },
+  });
+  const log = (m: string) => process.stderr.write(`${m}\n`);
+  const port = wholeFlag(values.port, '--port')!;
+  const nodeGraceMs = wholeFlag(values['node-grace-ms'], '--node-grace-ms');
+  const evictionMs = wholeFlag(values['eviction-ms'], '--eviction-ms');
+  const client = await KeelsonClient.connect(natsServers(values.nats), `keelson-${kind}`);
+  const loop = await startControlLoop(kind, { client, host: values.host, port, identity: values.identity, nodeGraceMs, evictionMs, log }).catch(async (e) => {
     await client.close();
     throw e;
   });
   onStop(async () => {
     await loop.stop();
-    await server.close();
     await client.close();
   });
-  process.stdout.write(`keelson ${kind}: candidate ${loop.election.identity} in election ${election}; health on ${server.url}/healthz\n`);
+  process.stdout.write(`keelson ${kind}: candidate ${loop.identity} in election ${loop.election}; health on ${loop.healthUrl}\n`);
 }
 
 function loopMetrics(election: string, leading: boolean, work: RunningScheduler | ControllerManager | undefined): Metric[] {

@@ -3,14 +3,16 @@
  * component on its own, and the client verbs.
  */
 import { parseArgs } from 'node:util';
-import { startApiServer, VERSION } from '../apiserver/index.js';
+import { VERSION } from '../apiserver/index.js';
 import { defaultNodeName, parseRuntimeName, startNodeAgent } from '../kubelet/index.js';
 import { NatsServerMissingError } from '../lib/nats-server/index.js';
 import { natsServers } from '../lib/nats/index.js';
 import { up } from '../up/index.js';
 import { runClientVerb, CLIENT_VERBS, CLIENT_HELP } from './client-verbs.js';
 import { CONTROL_LOOPS_HELP, runControlLoop } from './control-loops.js';
+import { MASTER_HELP, runApiserver, runServer } from './master-commands.js';
 import { PROXY_HELP, runProxyCommand } from './proxy-command.js';
+import { runStatus, STATUS_HELP } from './status.js';
 import { parseProxyMode, startNodeProxy } from '../proxy/node-proxy.js';
 import { KeelsonClient } from '../lib/client/index.js';
 
@@ -32,25 +34,21 @@ Cluster:
       --proxy-bind-address IP  where user-space node ports listen (default: --host)
 
 Components (connect to NATS by --nats URL[,URL...] or KEELSON_NATS):
-  server             The control plane of one master (today: the API server)
-  apiserver          The API server: HTTP on --port (6443) and the NATS API
-      --replicas N       JetStream replicas of the store bucket (1, or 3 for HA)
-      --service-cluster-ip-range CIDR   where Services' cluster IPs come from (default 10.96.0.0/16)
-      --service-node-port-range MIN-MAX where node ports come from (default 30000-32767)
-      --advertise-address IP            this API server in the default/kubernetes Endpoints
-                         (default: --host if it is one address, else the first non-loopback IPv4)
-  kubelet            The node agent: registers this node, renews its lease, reports its status
+${MASTER_HELP}  kubelet            The node agent: registers this node, renews its lease, reports its status
       --name NAME        node name (default: the hostname)
       --runtime NAME     docker | process | fake (default docker when an engine answers, else process)
       --data-dir DIR     the node's runtime state (default ./.keelson/nodes/NAME)
       --heartbeat-ms N   lease renewal period (default 2000)
       --status-ms N      node status period when nothing changed (default 10000)
       --label K=V        an extra node label (repeatable)
+      --pod-network NAME the Docker network pods join (default keelson; created when missing)
   agent              Everything a worker node runs: the kubelet and the proxy; the kubelet's flags and
       --proxy-mode MODE, --proxy-bind-address IP   as \`keelson proxy\` --mode, --bind-address
 ${PROXY_HELP}${CONTROL_LOOPS_HELP}
 Client (over NATS):
 ${CLIENT_HELP}
+Cluster health (over HTTP through the API servers' load balancer, or NATS):
+${STATUS_HELP}
 Other:
   version            Print the version
   help               Print this help
@@ -134,36 +132,6 @@ async function cmdUp(argv: string[]): Promise<void> {
   );
 }
 
-async function cmdApiserver(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      nats: { type: 'string' },
-      port: { type: 'string', default: '6443' },
-      host: { type: 'string', default: '0.0.0.0' },
-      replicas: { type: 'string', default: '1' },
-      bucket: { type: 'string' },
-      'log-requests': { type: 'boolean', default: false },
-      'service-cluster-ip-range': { type: 'string' },
-      'service-node-port-range': { type: 'string' },
-      'advertise-address': { type: 'string' },
-    },
-  });
-  const server = await startApiServer({
-    nats: natsServers(values.nats),
-    port: Number(values.port),
-    host: values.host,
-    replicas: Number(values.replicas),
-    bucket: values.bucket,
-    logRequests: values['log-requests'],
-    serviceClusterIPRange: values['service-cluster-ip-range'],
-    serviceNodePortRange: values['service-node-port-range'],
-    advertiseAddress: values['advertise-address'],
-  });
-  stopOnSignals(server.stop);
-  process.stdout.write(`keelson apiserver serving on ${server.url}\n`);
-}
-
 function optionalNumber(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
@@ -183,6 +151,7 @@ async function cmdKubelet(argv: string[], withProxy: boolean): Promise<void> {
       'heartbeat-ms': { type: 'string' },
       'status-ms': { type: 'string' },
       label: { type: 'string', multiple: true },
+      'pod-network': { type: 'string' },
       ...(withProxy ? { 'proxy-mode': { type: 'string' as const }, 'proxy-bind-address': { type: 'string' as const } } : {}),
     },
   });
@@ -203,6 +172,7 @@ async function cmdKubelet(argv: string[], withProxy: boolean): Promise<void> {
     heartbeatMs: optionalNumber(values['heartbeat-ms'], '--heartbeat-ms'),
     statusMs: optionalNumber(values['status-ms'], '--status-ms'),
     labels,
+    podNetwork: values['pod-network'],
     log,
   });
   if (!withProxy) {
@@ -240,8 +210,9 @@ async function main(): Promise<void> {
     case 'up':
       return cmdUp(rest);
     case 'server':
+      return runServer(rest, stopOnSignals);
     case 'apiserver':
-      return cmdApiserver(rest);
+      return runApiserver(rest, stopOnSignals);
     case 'kubelet':
       return cmdKubelet(rest, false);
     case 'agent':
@@ -251,6 +222,9 @@ async function main(): Promise<void> {
     case 'scheduler':
     case 'controller-manager':
       return runControlLoop(cmd, rest, stopOnSignals);
+    case 'status':
+      process.exitCode = await runStatus(rest);
+      return;
     default:
       if (CLIENT_VERBS.includes(cmd)) {
         process.exitCode = await runClientVerb(cmd, rest);

@@ -174,6 +174,8 @@ export type NodeAgentOptions = Omit<KubeletOptions, 'runtime' | 'dataDir'> & {
   runtime: RuntimeName | 'auto';
   /** The node's own folder: runtime state, pod folders, logs. Created if missing. */
   dataDir: string;
+  /** docker: the network pods join (default `keelson`; the compose cluster's workers share one with the masters). */
+  podNetwork?: string;
 };
 
 /**
@@ -182,7 +184,13 @@ export type NodeAgentOptions = Omit<KubeletOptions, 'runtime' | 'dataDir'> & {
  */
 export async function startNodeAgent(opts: NodeAgentOptions): Promise<Kubelet & { runtime: ContainerRuntime }> {
   mkdirSync(opts.dataDir, { recursive: true });
-  const runtime = await createRuntime({ kind: opts.runtime, nodeName: opts.nodeName, dataDir: opts.dataDir, ...(opts.log ? { log: opts.log } : {}) });
+  const runtime = await createRuntime({
+    kind: opts.runtime,
+    nodeName: opts.nodeName,
+    dataDir: opts.dataDir,
+    ...(opts.podNetwork ? { docker: { network: opts.podNetwork } } : {}),
+    ...(opts.log ? { log: opts.log } : {}),
+  });
   let kubelet: Kubelet;
   try {
     kubelet = await startKubelet({ ...opts, runtime, dataDir: opts.dataDir });

@@ -1,0 +1,112 @@
+/**
+ * The master's commands: `keelson apiserver` (the API server alone) and
+ * `keelson server` (one master's whole control plane in one process: the API
+ * server, and a scheduler and a controller-manager candidate, leader-elected
+ * against the other masters'). Three `keelson server` processes on three NATS
+ * servers of one cluster are the HA control plane (docker-compose.yml).
+ */
+import { parseArgs } from 'node:util';
+import { startApiServer, type ApiServer, type ApiServerOptions } from '../apiserver/index.js';
+import { KeelsonClient } from '../lib/client/index.js';
+import { natsServers } from '../lib/nats/index.js';
+import { CONTROL_LOOP_FLAGS, startControlLoop, wholeFlag, type ControlLoop } from './control-loops.js';
+
+export const MASTER_HELP = `  server             One master's control plane: the API server, and a scheduler and a controller-manager
+                     candidate (leader-elected against the other masters'); the apiserver's flags and
+      --scheduler-port N, --controller-manager-port N   their health/metrics (default 10251, 10252, on --host)
+      --identity ID, --node-grace-ms N, --eviction-ms N  as for the scheduler and controller-manager below
+  apiserver          The API server: HTTP on --port (6443) and the NATS API
+      --port N, --host ADDR   where it serves (default 6443 on 0.0.0.0)
+      --replicas N       JetStream replicas of the store bucket (1, or 3 for HA)
+      --service-cluster-ip-range CIDR   where Services' cluster IPs come from (default 10.96.0.0/16)
+      --service-node-port-range MIN-MAX where node ports come from (default 30000-32767)
+      --advertise-address IP            this API server in the default/kubernetes Endpoints
+                         (default: --host if it is one address, else the first non-loopback IPv4)
+      --log-requests     one log line per request
+`;
+
+const APISERVER_FLAGS = {
+  nats: { type: 'string' },
+  port: { type: 'string', default: '6443' },
+  host: { type: 'string', default: '0.0.0.0' },
+  replicas: { type: 'string', default: '1' },
+  bucket: { type: 'string' },
+  'log-requests': { type: 'boolean', default: false },
+  'service-cluster-ip-range': { type: 'string' },
+  'service-node-port-range': { type: 'string' },
+  'advertise-address': { type: 'string' },
+} as const;
+
+type ApiserverValues = { [K in keyof typeof APISERVER_FLAGS]?: (typeof APISERVER_FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
+
+function apiserverOptions(values: ApiserverValues): ApiServerOptions {
+  const replicas = wholeFlag(values.replicas, '--replicas');
+  if (replicas !== 1 && replicas !== 3 && replicas !== 5) throw new Error(`--replicas must be 1, 3 or 5, not "${values.replicas}"`);
+  return {
+    nats: natsServers(values.nats),
+    port: wholeFlag(values.port, '--port'),
+    host: values.host,
+    replicas,
+    bucket: values.bucket,
+    logRequests: values['log-requests'],
+    serviceClusterIPRange: values['service-cluster-ip-range'],
+    serviceNodePortRange: values['service-node-port-range'],
+    advertiseAddress: values['advertise-address'],
+  };
+}
+
+/** `keelson apiserver`. */
+export async function runApiserver(argv: string[], onStop: (stop: () => Promise<void>) => void): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: APISERVER_FLAGS });
+  const server = await startApiServer(apiserverOptions(values));
+  onStop(server.stop);
+  process.stdout.write(`keelson apiserver serving on ${server.url}\n`);
+}
+
+/** `keelson server`: the API server first (the loops need the API), then both candidates; stopped in reverse. */
+export async function runServer(argv: string[], onStop: (stop: () => Promise<void>) => void): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...APISERVER_FLAGS,
+      ...CONTROL_LOOP_FLAGS,
+      'scheduler-port': { type: 'string', default: '10251' },
+      'controller-manager-port': { type: 'string', default: '10252' },
+    },
+  });
+  const options = apiserverOptions(values);
+  const log = (m: string) => process.stderr.write(`${m}\n`);
+  const loopOptions = {
+    host: values.host,
+    identity: values.identity,
+    nodeGraceMs: wholeFlag(values['node-grace-ms'], '--node-grace-ms'),
+    evictionMs: wholeFlag(values['eviction-ms'], '--eviction-ms'),
+    log,
+  };
+  const schedulerPort = wholeFlag(values['scheduler-port'], '--scheduler-port')!;
+  const controllerManagerPort = wholeFlag(values['controller-manager-port'], '--controller-manager-port')!;
+
+  const apiserver: ApiServer = await startApiServer(options);
+  let client: KeelsonClient | undefined;
+  const loops: ControlLoop[] = [];
+  const stop = async () => {
+    // The loops hand their leases over first, while the API server still answers them.
+    await Promise.all(loops.splice(0).map((l) => l.stop().catch((e: Error) => log(`keelson server: ${l.election}: ${e.message}`))));
+    await client?.close();
+    await apiserver.stop();
+  };
+  try {
+    client = await KeelsonClient.connect(options.nats, 'keelson-server');
+    loops.push(await startControlLoop('scheduler', { ...loopOptions, client, port: schedulerPort }));
+    loops.push(await startControlLoop('controller-manager', { ...loopOptions, client, port: controllerManagerPort }));
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  onStop(stop);
+  process.stdout.write(
+    `keelson server: API server on ${apiserver.url}; ` +
+      loops.map((l) => `${l.election} candidate ${l.identity} (health ${l.healthUrl})`).join('; ') +
+      '\n',
+  );
+}
