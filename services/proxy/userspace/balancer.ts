@@ -50,6 +50,11 @@ export class Balancer {
     return this.endpoints.length;
   }
 
+  /** Whether ClientIP affinity is on: only then does pick() look at the client's IP. */
+  get hasAffinity(): boolean {
+    return this.affinityMs > 0;
+  }
+
   /** Whether `endpoint` is still one of the choices. */
   has(endpoint: Endpoint): boolean {
     return this.keys.has(endpointKey(endpoint));
@@ -61,24 +66,33 @@ export class Balancer {
    * undefined when none is left. With affinity on, the choice is remembered.
    */
   pick(clientIP: string, tried?: ReadonlySet<string>): Endpoint | undefined {
-    const n = this.endpoints.length;
-    if (n === 0) return undefined;
+    if (this.endpoints.length === 0) return undefined;
+    if (this.affinityMs > 0) return this.pickSticky(clientIP, tried);
+    return this.pickNext(tried);
+  }
+
+  private pickSticky(clientIP: string, tried: ReadonlySet<string> | undefined): Endpoint | undefined {
     const now = this.now();
-    if (this.affinityMs > 0) {
-      this.sweep(now);
-      const s = this.sticky.get(clientIP);
-      if (s && now - s.lastUsed < this.affinityMs && this.keys.has(s.key) && !tried?.has(s.key)) {
-        s.lastUsed = now;
-        return s.endpoint;
-      }
+    this.sweep(now);
+    const s = this.sticky.get(clientIP);
+    if (s && now - s.lastUsed < this.affinityMs && this.keys.has(s.key) && !tried?.has(s.key)) {
+      s.lastUsed = now;
+      return s.endpoint;
     }
+    const endpoint = this.pickNext(tried);
+    if (endpoint) this.sticky.set(clientIP, { endpoint, key: endpointKey(endpoint), lastUsed: now });
+    return endpoint;
+  }
+
+  /** The next endpoint round robin not in `tried`. */
+  private pickNext(tried: ReadonlySet<string> | undefined): Endpoint | undefined {
+    const n = this.endpoints.length;
     for (let i = 0; i < n; i++) {
       const index = (this.next + i) % n;
       const endpoint = this.endpoints[index]!;
-      const key = endpointKey(endpoint);
-      if (tried?.has(key)) continue;
+      // A key is a string made on the spot: made only when there is something to compare it with.
+      if (tried?.has(endpointKey(endpoint))) continue;
       this.next = (index + 1) % n;
-      if (this.affinityMs > 0) this.sticky.set(clientIP, { endpoint, key, lastUsed: now });
       return endpoint;
     }
     return undefined;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { test } from 'node:test';
-import { askError, askTimes, bounded, freePort, LOCAL, openConnection, refusingEndpoint, servicePort, sleep, startProxy, tcpBackend, waitFor } from './test-kit.js';
+import { ask, askError, askTimes, bounded, freePort, LOCAL, openConnection, refusingEndpoint, servicePort, silentEndpoint, sleep, startProxy, tcpBackend, waitFor } from './test-kit.js';
 
 const opts = { timeout: 15_000 };
 
@@ -116,4 +116,64 @@ test('ClientIP affinity keeps a client on one backend, and round robin resumes a
   assert.deepEqual(await askTimes(nodePort, 4), ['a', 'a', 'a', 'a']);
   await sleep(600);
   assert.deepEqual(await askTimes(nodePort, 2), ['b', 'b'], 'after the timeout: the next backend, kept again');
+});
+
+test('an endpoint that does not answer is given up after connectTimeoutMs, and the next one answers', opts, async (t) => {
+  const endpoints = [await silentEndpoint(t), await tcpBackend(t, 'b')];
+  const nodePort = await freePort();
+  const { proxy, logs } = startProxy(t, { connectTimeoutMs: 200 });
+  await proxy.sync([servicePort('web', { nodePort, endpoints })]);
+
+  const started = Date.now();
+  assert.equal(await ask(nodePort), 'b');
+  assert.ok(Date.now() - started >= 190, `answered after ${Date.now() - started} ms`);
+  assert.ok(logs.some((l) => l.includes('no answer in 200 ms')), `logs ${logs}`);
+  assert.equal(proxy.stats().servicePorts[0]?.failed, 0);
+});
+
+test('a client that resets while the connect is pending drops the attempt: not a failure, no socket left', opts, async (t) => {
+  const nodePort = await freePort();
+  const { proxy, logs } = startProxy(t, { connectTimeoutMs: 10_000 });
+  await proxy.sync([servicePort('web', { nodePort, endpoints: [await silentEndpoint(t)] })]);
+  const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+  const before = sockets();
+
+  const client = net.connect({ host: LOCAL, port: nodePort });
+  client.on('error', () => {});
+  await bounded(new Promise((resolve) => client.once('connect', resolve)), 'connect to the proxy');
+  await waitFor(() => sockets() === before + 3, 'the proxy to accept and start connecting'); // client, its accepted twin, the attempt
+  client.resetAndDestroy(); // a FIN alone would be a half-close: the client may still want the answer
+  await waitFor(() => sockets() === before && proxy.stats().activeConnections === 0, 'every socket of the connection to close');
+  assert.deepEqual([proxy.stats().servicePorts[0]?.failed, logs], [0, []]);
+});
+
+test('half-close the other way round: the backend finishes first, the client after; both see a clean end', opts, async (t) => {
+  const backendSides: net.Socket[] = [];
+  const backendEnds: Promise<string>[] = [];
+  const backend = net.createServer({ allowHalfOpen: true }, (s) => {
+    backendSides.push(s);
+    let heard = '';
+    s.on('data', (d) => (heard += d));
+    backendEnds.push(new Promise((resolve) => s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error')).on('end', () => resolve(`end after ${heard}`))));
+    s.end('first'); // answers and shuts its side before the client said anything
+  });
+  await new Promise<void>((resolve) => backend.listen(0, LOCAL, resolve));
+  t.after(() => {
+    for (const s of backendSides) s.destroy();
+    return new Promise<void>((resolve) => backend.close(() => resolve()));
+  });
+  const nodePort = await freePort();
+  const { proxy } = startProxy(t);
+  await proxy.sync([servicePort('h', { nodePort, endpoints: [{ ip: LOCAL, port: (backend.address() as net.AddressInfo).port }] })]);
+
+  const client = net.connect({ host: LOCAL, port: nodePort, allowHalfOpen: true });
+  t.after(() => void client.destroy());
+  let got = '';
+  client.on('data', (d) => (got += d));
+  await bounded(new Promise((resolve, reject) => client.once('end', resolve).once('error', reject)), "the backend's FIN");
+  client.end('late words');
+  await bounded(new Promise((resolve, reject) => client.once('close', resolve).once('error', reject)), 'the client to close');
+  assert.equal(got, 'first');
+  assert.equal(await bounded(backendEnds[0]!, "the client's FIN at the backend"), 'end after late words');
+  await waitFor(() => proxy.stats().activeConnections === 0, 'the proxy to drop both connections');
 });

@@ -3,6 +3,7 @@
  * only. Whatever a helper opens is closed by the test's after() hook, so a
  * failing test leaves no socket behind; every wait is bounded.
  */
+import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import type { TestContext } from 'node:test';
@@ -81,6 +82,26 @@ export async function tcpBackend(t: TestContext, name: string): Promise<Endpoint
 /** An endpoint nothing listens on: connecting to it is refused. */
 export async function refusingEndpoint(): Promise<Endpoint> {
   return { ip: LOCAL, port: await freePort() };
+}
+
+/**
+ * An endpoint that never answers a connect: a listener (backlog 1) in a child
+ * process stopped with SIGSTOP, its accept queue filled by a few connections
+ * of our own, so the kernel drops every further SYN. Killed after the test.
+ */
+export async function silentEndpoint(t: TestContext): Promise<Endpoint> {
+  const listen = `require('net').createServer().listen({ host: '${LOCAL}', port: 0, backlog: 1 }, function () { console.log(this.address().port); })`;
+  const child = spawn(process.execPath, ['-e', listen], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const fillers: net.Socket[] = [];
+  t.after(() => {
+    for (const s of fillers) s.destroy();
+    child.kill('SIGKILL');
+  });
+  const line = await bounded(new Promise<string>((resolve) => child.stdout!.once('data', (d) => resolve(String(d)))), 'the silent listener to listen');
+  const port = Number(line.trim());
+  child.kill('SIGSTOP');
+  for (let i = 0; i < 4; i++) fillers.push(net.connect({ host: LOCAL, port }).on('error', () => {}));
+  return { ip: LOCAL, port };
 }
 
 /** Connects, shuts its side at once, returns all it got: the answering backend's name. Rejects on reset or after WAIT_MS. */
