@@ -13,10 +13,11 @@ import { TimeoutError } from '@nats-io/nats-core';
 import { resourceForKind, type KObject } from '../../services/lib/api/resources.js';
 import { startNatsCluster } from '../../services/lib/nats-server/index.js';
 import { connectNats, type NatsConnection } from '../../services/lib/nats/index.js';
-import { Bucket } from '../../services/lib/store/bucket.js';
+import { Bucket, type Written } from '../../services/lib/store/bucket.js';
 import { DEFAULT_RETRY_POLICY } from '../../services/lib/store/retry.js';
-import { Store } from '../../services/lib/store/index.js';
-import { isConflict } from '../../services/lib/errors/index.js';
+import { Informer } from '../../services/lib/informer/index.js';
+import { Store, withRequestId } from '../../services/lib/store/index.js';
+import { isAlreadyExists, isConflict } from '../../services/lib/errors/index.js';
 import { startTestNats, type Topology } from '../harness/nats.js';
 
 const pods = resourceForKind('Pod')!;
@@ -67,10 +68,11 @@ for (const topology of ['single', 'cluster'] as Topology[]) {
     test('create, update, delete and create over the deletion each store once and return their revision', async (t) => {
       const { bucket, lastSeq, loseNext } = await lossyBucket(t);
       const bytes = (s: string) => new TextEncoder().encode(s);
-      const expectOneWrite = async (what: string, write: () => Promise<number>) => {
+      const expectOneWrite = async (what: string, write: () => Promise<number | Written>) => {
         const before = await lastSeq();
         loseNext();
-        const rev = await write();
+        const w = await write();
+        const rev = typeof w === 'number' ? w : w.revision;
         assert.equal(await lastSeq(), before + 1, `${what}: stored exactly once`);
         assert.equal(rev, before + 1, `${what}: answered with the stored revision`);
         return rev;
@@ -85,6 +87,23 @@ for (const topology of ['single', 'cluster'] as Topology[]) {
       // A real conflict stays a conflict.
       await assert.rejects(bucket.update('pods.default.a', bytes('v4'), created), (e: { code?: number }) => e.code === 10071);
       await assert.rejects(bucket.create('pods.default.a', bytes('v5')), (e: { code?: number }) => e.code === 10071);
+    });
+
+    test('a request replayed on another API server (same request id) is answered as its first attempt, once stored', async (t) => {
+      const { store, lastSeq } = await lossyBucket(t);
+      const nats2 = await Store.open(store.connection, { bucket: 'lossy', bindOnly: true });
+      const first = await withRequestId('haproxy-req-0001', () => store.create(pods, { ...pod('r', 'img-1'), metadata: { name: 'r', namespace: 'default', uid: 'uid-first' } }));
+      const before = await lastSeq();
+      // The replay builds its object anew (another uid), as a second API server would.
+      const replay = await withRequestId('haproxy-req-0001', () => nats2.create(pods, { ...pod('r', 'img-1'), metadata: { name: 'r', namespace: 'default', uid: 'uid-replay' } }));
+      assert.equal(await lastSeq(), before, 'nothing stored twice');
+      assert.equal(replay.metadata?.resourceVersion, first.metadata?.resourceVersion);
+      assert.equal(replay.metadata?.uid, 'uid-first', 'the answer is what is stored');
+      await assert.rejects(
+        withRequestId('haproxy-req-0002', () => nats2.create(pods, pod('r', 'img-1'))),
+        (e) => isAlreadyExists(e),
+        'another request is a conflict',
+      );
     });
   });
 }
@@ -157,6 +176,11 @@ describe('the store when the server leading its stream is killed (R3)', () => {
       const s = await Store.open(await connect(`store-${i + 1}`), { bucket: 'failover', bindOnly: true, onRetry });
       stores.push(s);
     }
+
+    // A watch on each store, as each API server's watch cache has: it must follow the stream's new leader.
+    const informers = stores.map((s) => new Informer(s, { resource: pods }));
+    await Promise.all(informers.map((i) => i.start()));
+    t.after(() => Promise.all(informers.map((i) => i.stop())));
 
     const KEYS = 24;
     const RATE_PER_S = 40;
@@ -252,5 +276,11 @@ describe('the store when the server leading its stream is killed (R3)', () => {
     }
     t.diagnostic(`${[...acked.values()].reduce((a, h) => a + h.length, 0)} acknowledged writes, ${lost} keys not at their last acknowledged write`);
     assert.equal(lost, 0, 'no acknowledged write lost');
+
+    // The watches caught up: a watch whose consumer died with the server is resumed, not left silent.
+    const head = Math.max(...[...acked.values()].map((h) => h.at(-1)!.rev));
+    const caughtUp = Date.now();
+    await Promise.all(informers.map((i) => i.waitForRevision(head, 10_000)));
+    t.diagnostic(`both watches reached the last acknowledged revision ${head} ${Date.now() - caughtUp} ms after the load ended`);
   });
 });

@@ -6,14 +6,12 @@
  * directly by the CLI). Read-only: it opens buckets, never creates them.
  */
 import { hostname } from 'node:os';
-import { jetstream } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { resourceForKind, type KObject, type ResourceInfo } from '../../lib/api/resources.js';
 import { errors } from '../../lib/errors/index.js';
 import { ElectionsBucket } from '../../lib/leader-election/index.js';
 import { DEFAULT_BUCKET, Store } from '../../lib/store/index.js';
-import { apiserversBucketName } from '../kubernetes-service/index.js';
+import { ApiServersBucket } from '../kubernetes-service/index.js';
 import { gatherNats } from './nats-peers.js';
 import type { ClusterStatus, LeadersSection, Master, MastersSection, NodesSection, NodeStatus, StatusSource } from './report.js';
 
@@ -91,40 +89,22 @@ function storeLister(nc: NatsConnection, bucket: string): ObjectLister {
 }
 
 async function gatherMasters(nc: NatsConnection, storeBucket: string, nowMs: number, timeoutMs: number): Promise<MastersSection> {
-  const kv = await new Kvm(jetstream(nc, { timeout: timeoutMs })).open(apiserversBucketName(storeBucket));
-  const leaseMs = (await kv.status()).ttl;
-  // A key rewritten while they are listed can come twice.
-  const keys = new Set<string>();
-  for await (const k of await kv.keys()) keys.add(k);
-  const items: Master[] = [];
-  for (const k of keys) {
-    const e = await kv.get(k);
-    if (e?.operation !== 'PUT') continue;
-    let r: Partial<Master>;
-    try {
-      r = e.json<Partial<Master>>();
-    } catch {
-      continue; // not a record of the API servers': not a master
-    }
-    if (typeof r.address !== 'string' || typeof r.port !== 'number') continue;
-    items.push({
-      hostname: String(r.hostname ?? ''),
-      address: r.address,
-      port: r.port,
-      renewTime: String(r.renewTime ?? ''),
-      lastSeenAgoMs: Math.max(0, nowMs - e.created.getTime()),
-    });
-  }
+  const bucket = await ApiServersBucket.open(nc, { storeBucket, bindOnly: true, timeoutMs });
+  const items: Master[] = (await bucket.list()).map((r) => ({
+    hostname: r.hostname,
+    address: r.address,
+    port: r.port,
+    renewTime: r.renewTime,
+    lastSeenAgoMs: Math.max(0, nowMs - r.writtenMs),
+  }));
   items.sort((a, b) => a.hostname.localeCompare(b.hostname) || a.address.localeCompare(b.address) || a.port - b.port);
-  return { leaseMs, items };
+  return { leaseMs: bucket.leaseMs, items };
 }
 
 async function gatherLeaders(nc: NatsConnection, timeoutMs: number): Promise<LeadersSection> {
   try {
     const bucket = await ElectionsBucket.open(nc, { bindOnly: true, timeoutMs });
-    // A key renewed while they are listed can come twice: keep one per election.
-    const items = [...new Map((await bucket.list()).map((e) => [e.election, e])).values()];
-    return { leaseMs: bucket.leaseMs, items };
+    return { leaseMs: bucket.leaseMs, items: await bucket.list() };
   } catch (e) {
     // No election was ever held: nobody leads, which the table shows.
     if (/stream not found/i.test((e as Error).message)) return { leaseMs: 0, items: [] };

@@ -5,6 +5,7 @@
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { ApiError, toApiError } from '../../lib/errors/index.js';
+import { REQUEST_ID_HEADER, withRequestId } from '../../lib/store/index.js';
 import type { Registry } from '../registry/index.js';
 import { registerClusterStatusRoutes } from './cluster-status.routes.js';
 import { BODY_LIMIT, registerContentTypes } from './content.js';
@@ -30,6 +31,9 @@ export function buildHttpServer(opts: HttpOptions): FastifyInstance {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
   });
   registerContentTypes(app);
+  // A request replayed by the load balancer after its first API server died keeps
+  // its id, and so do its store writes: the replay finds its own write (store/write-ids.ts).
+  app.addHook('onRequest', (req, _reply, done) => withRequestId(req.headers[REQUEST_ID_HEADER], done));
   app.setErrorHandler((err: FastifyError | ApiError, _req, reply) => {
     const apiErr = fromFastifyError(err);
     if (apiErr.code >= 500) console.error('apiserver: request failed:', err);

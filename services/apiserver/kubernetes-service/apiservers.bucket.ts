@@ -11,7 +11,8 @@
  * every few seconds that every watcher of leases sees, and expired ones would
  * need collecting; the TTL bucket expires keys by itself, outside the store.
  */
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { bucketKeys } from '../../lib/kv/index.js';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 
@@ -30,19 +31,24 @@ export function recordKey(address: string, port: number): string {
 export class ApiServersBucket {
   private constructor(
     readonly kv: KV,
+    private readonly js: JetStreamClient,
+    readonly name: string,
     /** The bucket's TTL: how long a record outlives its last write. */
     readonly leaseMs: number,
   ) {}
 
-  static async open(nc: NatsConnection, opts: { storeBucket: string; replicas: number; leaseMs: number }): Promise<ApiServersBucket> {
-    const kvm = new Kvm(jetstream(nc, { timeout: 10_000 }));
-    const kv = await kvm.create(apiserversBucketName(opts.storeBucket), {
-      ttl: opts.leaseMs,
-      history: 1,
-      replicas: opts.replicas,
-      storage: 'file',
-    } as never);
-    return new ApiServersBucket(kv, (await kv.status()).ttl || opts.leaseMs);
+  /** Creates the bucket when missing (an API server), or only binds to it (`bindOnly`: readers such as `keelson status`). */
+  static async open(
+    nc: NatsConnection,
+    opts: { storeBucket: string; replicas?: number; leaseMs?: number; bindOnly?: boolean; timeoutMs?: number },
+  ): Promise<ApiServersBucket> {
+    const js = jetstream(nc, { timeout: opts.timeoutMs ?? 10_000 });
+    const kvm = new Kvm(js);
+    const name = apiserversBucketName(opts.storeBucket);
+    const kv = opts.bindOnly
+      ? await kvm.open(name)
+      : await kvm.create(name, { ttl: opts.leaseMs, history: 1, replicas: opts.replicas ?? 1, storage: 'file' } as never);
+    return new ApiServersBucket(kv, js, name, (await kv.status()).ttl || opts.leaseMs || 0);
   }
 
   async put(record: ApiServerRecord): Promise<void> {
@@ -53,17 +59,16 @@ export class ApiServersBucket {
     await this.kv.delete(recordKey(address, port));
   }
 
-  /** The records of every API server whose key has not expired. */
-  async list(): Promise<ApiServerRecord[]> {
-    const keys: string[] = [];
-    for await (const k of await this.kv.keys()) keys.push(k);
-    const out: ApiServerRecord[] = [];
-    for (const k of keys) {
+  /** The records of every API server whose key has not expired, with when each was last written. */
+  async list(): Promise<(ApiServerRecord & { writtenMs: number })[]> {
+    const out: (ApiServerRecord & { writtenMs: number })[] = [];
+    for (const k of await bucketKeys(this.js, this.name)) {
       const e = await this.kv.get(k);
       if (e?.operation !== 'PUT') continue;
       try {
         const r = e.json<Partial<ApiServerRecord>>();
-        if (typeof r.address === 'string' && typeof r.port === 'number') out.push({ address: r.address, port: r.port, hostname: String(r.hostname ?? ''), renewTime: String(r.renewTime ?? '') });
+        if (typeof r.address !== 'string' || typeof r.port !== 'number') continue;
+        out.push({ address: r.address, port: r.port, hostname: String(r.hostname ?? ''), renewTime: String(r.renewTime ?? ''), writtenMs: e.created.getTime() });
       } catch {
         // Not a record of ours: ignore it.
       }

@@ -25,7 +25,7 @@ import { ApiServersBucket, type ApiServerRecord } from './apiservers.bucket.js';
 import { KUBERNETES_NAMESPACE, KUBERNETES_SERVICE, kubernetesEndpoints, kubernetesService, sameSubsets, servicePortsUpdate } from './objects.js';
 
 export { defaultAdvertiseAddress } from './advertise-address.js';
-export { apiserversBucketName, type ApiServerRecord } from './apiservers.bucket.js';
+export { ApiServersBucket, apiserversBucketName, type ApiServerRecord } from './apiservers.bucket.js';
 export { KUBERNETES_NAMESPACE, KUBERNETES_SERVICE } from './objects.js';
 
 export type KubernetesServiceOptions = {

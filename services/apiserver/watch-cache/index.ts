@@ -69,7 +69,7 @@ export class WatchCache {
     private readonly store: Store,
     private readonly opts: WatchCacheOptions = {},
   ) {
-    this.informer = new Informer(store);
+    this.informer = new Informer(store, { log: (m) => console.error(`apiserver watch cache: ${m}`) });
     this.informer.on((e) => this.onEvent(e));
   }
 

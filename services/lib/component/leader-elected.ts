@@ -27,6 +27,10 @@ export type LeaderElected<W> = {
   stop(): Promise<void>;
 };
 
+/** The first pause after a failed start, and the longest. */
+const START_RETRY_MS = 250;
+const MAX_START_RETRY_MS = 4_000;
+
 export async function runLeaderElected<W extends { stop(): Promise<void> }>(opts: LeaderElectedOptions<W>): Promise<LeaderElected<W>> {
   const log = opts.log ?? (() => undefined);
   let current: W | undefined;
@@ -39,11 +43,23 @@ export async function runLeaderElected<W extends { stop(): Promise<void> }>(opts
     onNewLeader: (who) => log(`${opts.election}: leader is now ${who ?? '(none)'}`),
     onStartedLeading: async ({ token, signal }) => {
       log(`${opts.election}: leading (${token})`);
-      let work: W;
-      try {
-        work = await opts.start(opts.client.withToken(token));
-      } catch (e) {
-        log(`${opts.election}: could not start work: ${(e as Error).message}`);
+      // Starting needs the store (informers list everything): during a store
+      // failover it fails for a few seconds. A leader that gave up would hold
+      // the lease and do nothing, so it keeps trying for as long as it leads.
+      let work: W | undefined;
+      for (let pause = START_RETRY_MS; !work && !signal.aborted; pause = Math.min(pause * 2, MAX_START_RETRY_MS)) {
+        try {
+          work = await opts.start(opts.client.withToken(token));
+        } catch (e) {
+          log(`${opts.election}: could not start work (${(e as Error).message}); trying again in ${pause} ms`);
+          await new Promise((r) => {
+            const timer = setTimeout(r, pause);
+            signal.addEventListener('abort', () => (clearTimeout(timer), r(undefined)), { once: true });
+          });
+        }
+      }
+      if (!work) {
+        log(`${opts.election}: stopped leading before its work started`);
         return;
       }
       if (!signal.aborted) {

@@ -35,6 +35,8 @@ export type InformerOptions = {
   filter?: (object: KObject) => boolean;
   /** Wait this long before re-watching after the watch ended unexpectedly. */
   retryMs?: number;
+  /** Where to say that the watch ended and is being resumed (default: nowhere). */
+  log?: (message: string) => void;
 };
 
 /** `namespace/name`, or just `name` for cluster-scoped objects. */
@@ -150,6 +152,7 @@ export class Informer {
   }
 
   private async onWatchEnded(): Promise<void> {
+    if (!this.stopped) this.opts.log?.(`informer: the store watch ended at revision ${this.lastRevision}; resuming`);
     while (!this.stopped) {
       await new Promise((r) => setTimeout(r, this.opts.retryMs ?? 500));
       if (this.stopped) return;

@@ -9,7 +9,7 @@ import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { LEASE_LOST, type AcquireOutput, type Holder, type LeaseRef, type RenewOutput } from '../../../statecharts/leader.machine.js';
-import { CONFIRM_AFTER_MS, isCasFailure } from '../kv/index.js';
+import { bucketKeys, CONFIRM_AFTER_MS, isCasFailure } from '../kv/index.js';
 import { DEFAULT_BUCKET } from '../store/index.js';
 
 export const ELECTIONS_BUCKET = 'keelson-elections';
@@ -80,6 +80,7 @@ export type OpenOptions = {
 export class ElectionsBucket {
   private constructor(
     readonly kv: KV,
+    private readonly js: JetStreamClient,
     /** The bucket's TTL: the real lease duration, whatever was asked for. */
     readonly leaseMs: number,
     readonly replicas: number,
@@ -100,7 +101,7 @@ export class ElectionsBucket {
           allow_direct: false,
         } as never);
     const status = await kv.status();
-    return new ElectionsBucket(kv, status.ttl, status.streamInfo.config.num_replicas || 1);
+    return new ElectionsBucket(kv, js, status.ttl, status.streamInfo.config.num_replicas || 1);
   }
 
   async get(election: string): Promise<Election | undefined> {
@@ -111,7 +112,7 @@ export class ElectionsBucket {
   /** Every election currently held. */
   async list(): Promise<Election[]> {
     const out: Election[] = [];
-    for await (const key of await this.kv.keys()) {
+    for (const key of await bucketKeys(this.js, ELECTIONS_BUCKET)) {
       const e = await this.get(key);
       if (e) out.push(e);
     }

@@ -17,9 +17,10 @@
  *   write's id says the write succeeded, and any other entry that it lost.
  */
 import { JetStreamApiError, type JetStreamClient, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
-import { Empty, headers, nuid } from '@nats-io/nats-core';
+import { Empty, headers } from '@nats-io/nats-core';
 import { errors } from '../errors/index.js';
 import { isCasFailure } from '../kv/index.js';
+import { nextWriteId } from './write-ids.js';
 import { mayHaveBeenApplied, requestTimeout, retrying, WriteInFlight, within, type Attempt, type RetryHooks, type RetryPolicy } from './retry.js';
 
 const KV_OPERATION = 'KV-Operation';
@@ -41,6 +42,13 @@ export type BucketOptions = {
 /** A key's last entry: its revision, bytes and whether it is a deletion marker. */
 export type Entry = { revision: number; value: Uint8Array; deleted: boolean };
 
+/**
+ * A stored write: its revision, and — when it was found stored by an earlier
+ * attempt (a retry, or a replay of the same request, ./write-ids.ts) — the bytes
+ * that attempt stored, which a replay may not have made identically.
+ */
+export type Written = { revision: number; stored?: Uint8Array };
+
 export class Bucket {
   private readonly stream: string;
   constructor(private readonly o: BucketOptions) {
@@ -54,8 +62,8 @@ export class Bucket {
   }
 
   /** Stores a key that is absent or deleted; rejects with 10071 when it holds a value. */
-  create(key: string, value: Uint8Array): Promise<number> {
-    const id = nuid.next();
+  create(key: string, value: Uint8Array): Promise<Written> {
+    const id = nextWriteId();
     return this.retry(async (a) => {
       try {
         return await this.compareAndSwap(key, value, 0, id, a);
@@ -63,7 +71,7 @@ export class Bucket {
         if (!isCasFailure(e)) throw e;
         // As kv.create: a key whose last entry is a deletion marker is free.
         const last = await this.last(key, a, true);
-        if (last && writeId(last) === id) return last.seq;
+        if (last && writeId(last) === id) return { revision: last.seq, stored: last.data };
         if (!last || !isDeletion(last)) throw e;
         return await this.compareAndSwap(key, value, last.seq, id, a);
       }
@@ -71,26 +79,26 @@ export class Bucket {
   }
 
   /** Compare-and-swap: stores only while the key's last revision is `revision`. */
-  update(key: string, value: Uint8Array, revision: number): Promise<number> {
+  update(key: string, value: Uint8Array, revision: number): Promise<Written> {
     return this.write(key, value, revision);
   }
 
   /** Writes a deletion marker, only while the key's last revision is `revision` when given. */
-  delete(key: string, revision?: number): Promise<number> {
-    return this.write(key, Empty, revision, 'DEL');
+  async delete(key: string, revision?: number): Promise<number> {
+    return (await this.write(key, Empty, revision, 'DEL')).revision;
   }
 
-  private write(key: string, value: Uint8Array, revision: number | undefined, op?: 'DEL'): Promise<number> {
-    const id = nuid.next();
+  private write(key: string, value: Uint8Array, revision: number | undefined, op?: 'DEL'): Promise<Written> {
+    const id = nextWriteId();
     let maybeStored = false;
     return this.retry(async (a) => {
       try {
-        if (revision === undefined) return (await this.publish(key, value, id, id, undefined, a, op)).seq;
+        if (revision === undefined) return { revision: (await this.publish(key, value, id, id, undefined, a, op)).seq };
         return await this.compareAndSwap(key, value, revision, id, a, op);
       } catch (e) {
         if (isCasFailure(e) && maybeStored) {
           const last = await this.last(key, a, true);
-          if (last && writeId(last) === id) return last.seq;
+          if (last && writeId(last) === id) return { revision: last.seq, stored: last.data };
         }
         maybeStored ||= mayHaveBeenApplied(e);
         throw e;
@@ -99,13 +107,13 @@ export class Bucket {
   }
 
   /** One attempt of a write from `revision` (0: the key has no entry); a lost race is 10071. */
-  private async compareAndSwap(key: string, value: Uint8Array, revision: number, id: string, a: Attempt, op?: 'DEL'): Promise<number> {
+  private async compareAndSwap(key: string, value: Uint8Array, revision: number, id: string, a: Attempt, op?: 'DEL'): Promise<Written> {
     const ack = await this.publish(key, value, `${key}@${revision}`, id, revision, a, op);
-    if (!ack.duplicate) return ack.seq;
+    if (!ack.duplicate) return { revision: ack.seq };
     // The slot was taken, by an earlier attempt of this write or by another write.
     if (ack.seq === 0) throw new WriteInFlight(`a write to ${key} from revision ${revision} is still being stored`);
     const slot = await within(this.o.jsm.streams.getMessage(this.stream, { seq: ack.seq }), requestTimeout(this.o.policy, a));
-    if (slot && writeId(slot) === id) return ack.seq;
+    if (slot && writeId(slot) === id) return { revision: ack.seq, stored: slot.data };
     throw new JetStreamApiError({ err_code: 10071, code: 400, description: `wrong last sequence: ${ack.seq} (another write from revision ${revision})` });
   }
 

@@ -6,6 +6,7 @@
  */
 import {
   DeliverPolicy,
+  JetStreamApiError,
   jetstream,
   type ConsumerMessages,
   type JetStreamClient,
@@ -18,10 +19,11 @@ import { RESOURCES, type KObject, type ResourceInfo } from '../api/resources.js'
 import { CodecError, decodeObject, encodeObject } from '../codec/index.js';
 import { ApiError, errors } from '../errors/index.js';
 import { isCasFailure } from '../kv/index.js';
-import { Bucket } from './bucket.js';
-import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
+import { Bucket, type Written } from './bucket.js';
+import { DEFAULT_RETRY_POLICY, within, type RetryPolicy } from './retry.js';
 
 export { DEFAULT_RETRY_POLICY, isRetryable, type RetryPolicy } from './retry.js';
+export { REQUEST_ID_HEADER, withRequestId } from './write-ids.js';
 
 export const DEFAULT_BUCKET = 'keelson';
 
@@ -152,8 +154,7 @@ export class Store {
   async create(resource: ResourceInfo, obj: KObject): Promise<KObject> {
     const key = objectKey(resource, obj);
     try {
-      const rev = await this.keys.create(storeKey(resource, key.namespace, key.name), encode(resource, obj));
-      return withRevision(obj, rev);
+      return written(resource, obj, await this.keys.create(storeKey(resource, key.namespace, key.name), encode(resource, obj)));
     } catch (e) {
       throw storeError(e, key, 'create');
     }
@@ -163,8 +164,7 @@ export class Store {
   async update(resource: ResourceInfo, obj: KObject, revision: number): Promise<KObject> {
     const key = objectKey(resource, obj);
     try {
-      const rev = await this.keys.update(storeKey(resource, key.namespace, key.name), encode(resource, obj), revision);
-      return withRevision(obj, rev);
+      return written(resource, obj, await this.keys.update(storeKey(resource, key.namespace, key.name), encode(resource, obj), revision));
     } catch (e) {
       throw storeError(e, key, 'update');
     }
@@ -243,8 +243,10 @@ export class Store {
       await consumer.delete().catch(() => undefined);
       return { synced, done: Promise.resolve(), stop: async () => undefined };
     }
+    let lastSeq = 0;
     messages = await consumer.consume({
       callback: (m: JsMsg) => {
+        lastSeq = m.seq;
         const key = parseStoreKey(m.subject.slice(prefix.length));
         if (key) {
           const op = m.headers?.get('KV-Operation');
@@ -257,16 +259,70 @@ export class Store {
         if (!isSynced && --pending <= 0) setSynced();
       },
     });
-    const done = messages.closed().then(() => undefined);
+    const watchdog = watchConsumer(consumer, () => lastSeq, () => void messages?.close());
+    const done = messages.closed().then(() => clearInterval(watchdog));
     return {
       synced,
       done,
       stop: async () => {
+        clearInterval(watchdog);
         await messages!.close().catch(() => undefined);
       },
     };
   }
 }
+
+/** How often a watch checks on its consumer, and after how many failed checks in a row it gives up. */
+const WATCHDOG_MS = 2_000;
+const WATCHDOG_STRIKES = 2;
+
+/**
+ * Ends a watch whose consumer is gone or stuck. An ordered consumer lives on
+ * one server (R1); when that server dies the client only notices after two
+ * missed idle heartbeats, which nats.js fixes at 30 s each — a minute of
+ * silence in which the watch looks alive and sees nothing. And a push consumer
+ * whose messages or flow-control request were lost while the client
+ * reconnected to another server exists but sends nothing we see. Asking for the
+ * consumer's info every 2 s finds both in seconds: "consumer not found", no
+ * answer, or messages pending or delivered beyond what arrived while nothing
+ * arrived since the last check — twice in a row — closes the messages, and the watch's owner resumes from the last
+ * revision it saw (the informer does). A needless resume costs one consumer and
+ * loses no event.
+ */
+function watchConsumer(consumer: PushConsumer, lastSeq: () => number, end: () => void): NodeJS.Timeout {
+  let strikes = 0;
+  let asking = false;
+  let seen = lastSeq();
+  const strike = () => {
+    if (++strikes < WATCHDOG_STRIKES) return;
+    clearInterval(timer);
+    end();
+  };
+  const timer = setInterval(() => {
+    if (asking) return;
+    asking = true;
+    const before = seen;
+    within(consumer.info(), WATCHDOG_MS)
+      .then(
+        (info) => {
+          seen = lastSeq();
+          const behind = info.num_pending > 0 || info.delivered.stream_seq > seen;
+          if (behind && seen === before) strike();
+          else strikes = 0;
+        },
+        (e: unknown) => {
+          if (e instanceof JetStreamApiError && e.code === CONSUMER_NOT_FOUND) strikes = WATCHDOG_STRIKES;
+          strike();
+        },
+      )
+      .finally(() => (asking = false));
+  }, WATCHDOG_MS);
+  timer.unref();
+  return timer;
+}
+
+/** JetStream's "consumer not found". */
+const CONSUMER_NOT_FOUND = 10014;
 
 export type StoreWatch = {
   synced: Promise<void>;
@@ -299,6 +355,11 @@ export function invalidValue(resource: ResourceInfo, name: unknown, e: CodecErro
 
 function decodeEntry(resource: ResourceInfo, bytes: Uint8Array, revision: number): KObject {
   return withRevision(decodeObject(resource.protoType, bytes), revision);
+}
+
+/** The object as stored: ours, or what an earlier attempt of the same write stored (a replayed request). */
+function written(resource: ResourceInfo, obj: KObject, w: Written): KObject {
+  return w.stored ? decodeEntry(resource, w.stored, w.revision) : withRevision(obj, w.revision);
 }
 
 function withRevision(obj: KObject, revision: number): KObject {
