@@ -8,9 +8,16 @@
 #   node:20-bookworm-slim  node + the libraries ldd lists + npm + busybox as /bin/sh
 #   nats:2.9.10, nats:latest  nats-server + its libraries, laid out like the
 #                          official scratch image (ENTRYPOINT /nats-server)
+#   haproxy:2.6, haproxy:2.6.12  Debian's haproxy + its libraries, laid out like the
+#                          official image (user haproxy, STOPSIGNAL SIGUSR1, no config)
+#   keelson:dev            the top-level Dockerfile (`docker build`), FROM the node
+#                          image above; not in the default set (`keelson` or `all`);
+#                          keelson-build:deps and :build tag its stages (the cache)
 #
-# Idempotent: an image that is already present is skipped. `--force` rebuilds all;
-# naming images (`build-images.sh busybox nats`) builds only those.
+# Idempotent: a base image that is already present is skipped; keelson:dev is
+# always rebuilt and the layer cache makes an unchanged tree cost under a second.
+# `--force` rebuilds all (keelson without the cache); naming images
+# (`build-images.sh busybox nats`) builds only those.
 set -euo pipefail
 export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -19,11 +26,12 @@ only=()
 for arg in "$@"; do
   case "$arg" in
     --force) force=1 ;;
-    busybox | node | nats) only+=("$arg") ;;
-    *) echo "usage: $0 [--force] [busybox] [node] [nats]" >&2; exit 2 ;;
+    busybox | node | nats | haproxy | keelson) only+=("$arg") ;;
+    all) only+=(busybox node nats haproxy keelson) ;;
+    *) echo "usage: $0 [--force] [all] [busybox] [node] [nats] [haproxy] [keelson]" >&2; exit 2 ;;
   esac
 done
-[ ${#only[@]} -eq 0 ] && only=(busybox node nats)
+[ ${#only[@]} -eq 0 ] && only=(busybox node nats haproxy)
 
 DOCKER="${DOCKER:-docker}"
 if ! "$DOCKER" info >/dev/null 2>&1; then
@@ -31,6 +39,7 @@ if ! "$DOCKER" info >/dev/null 2>&1; then
   exit 1
 fi
 
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 work="$(mktemp -d /tmp/keelson-images.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 
@@ -169,10 +178,120 @@ EOF
   echo "build-images: built $image, nats:2.9, nats:latest from $("$nats" --version) ($(image_size "$image"))"
 }
 
+# Laid out like the official haproxy:2.6 image (docker-library/haproxy): the
+# binary at /usr/local/sbin/haproxy, /usr/local/etc/haproxy/errors, user and
+# group haproxy (99) owning /var/lib/haproxy, docker-entrypoint.sh turning
+# `haproxy ...` into `haproxy -W -db ...` (master-worker, foreground), USER
+# haproxy and STOPSIGNAL SIGUSR1 (graceful stop). Like it, no haproxy.cfg is
+# shipped: compose mounts one at /usr/local/etc/haproxy/haproxy.cfg. busybox
+# supplies the entrypoint's /bin/sh. `docker import` cannot set STOPSIGNAL, so
+# the rootfs tar goes through a `FROM scratch` + `ADD` build instead.
+build_haproxy() {
+  local image=haproxy:2.6 dir="$work/haproxy" rootfs="$work/haproxy/rootfs" haproxy version
+  if present "$image"; then echo "build-images: $image present, skipped"; return; fi
+  haproxy="$(find_bin haproxy 'apt-get install haproxy')"
+  version="$("$haproxy" -v | sed -n 's/^HAProxy version \([0-9.]*\).*/\1/p')"
+  case "$version" in
+    2.6.*) ;;
+    *) echo "build-images: $haproxy is version '$version', not 2.6.x: it cannot be tagged $image" >&2; return 1 ;;
+  esac
+  base_rootfs "$rootfs"
+  install_busybox "$rootfs"
+  printf 'haproxy:x:99:99::/var/lib/haproxy:/bin/false\n' >>"$rootfs/etc/passwd"
+  printf 'haproxy:x:99:\n' >>"$rootfs/etc/group"
+  mkdir -p "$rootfs"/{usr/local/sbin,usr/local/bin,usr/local/etc/haproxy,var/lib/haproxy}
+  cp "$haproxy" "$rootfs/usr/local/sbin/haproxy"
+  copy_libs "$rootfs" "$haproxy"
+  if [ -d /etc/haproxy/errors ]; then cp -r /etc/haproxy/errors "$rootfs/usr/local/etc/haproxy/errors"; fi
+  cat >"$rootfs/usr/local/bin/docker-entrypoint.sh" <<'EOF'
+#!/bin/sh
+# As in the official image: flags alone mean haproxy, and haproxy runs in
+# master-worker mode (-W: SIGUSR2 reloads) in the foreground (-db).
+set -e
+if [ "${1#-}" != "$1" ]; then
+  set -- haproxy "$@"
+fi
+if [ "$1" = 'haproxy' ]; then
+  shift
+  set -- haproxy -W -db "$@"
+fi
+exec "$@"
+EOF
+  chmod 755 "$rootfs/usr/local/bin/docker-entrypoint.sh"
+  # Root-owned files, except /var/lib/haproxy (haproxy's home, the usual chroot).
+  tar --numeric-owner --owner=0 --group=0 -C "$rootfs" --exclude=./var/lib/haproxy -cf "$dir/rootfs.tar" .
+  tar --numeric-owner --owner=99 --group=99 -C "$rootfs" -rf "$dir/rootfs.tar" ./var/lib/haproxy
+  cat >"$dir/Dockerfile" <<'EOF'
+FROM scratch
+ADD rootfs.tar /
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+STOPSIGNAL SIGUSR1
+ENTRYPOINT ["docker-entrypoint.sh"]
+USER haproxy
+CMD ["haproxy", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]
+EOF
+  rm -rf "$rootfs" # the context is the tar and the Dockerfile
+  build_replacing "$image" -t "haproxy:$version" "$dir"
+  echo "build-images: built $image, haproxy:$version from $("$haproxy" -v | head -n 1 | cut -d' ' -f1-3) ($(image_size "$image"))"
+}
+
+# keelson:dev from the top-level Dockerfile, which compiles the tree itself
+# (`npm ci` inside the build reaches the npm registry from a container here).
+# Always built: the layer cache makes an unchanged tree a no-op and a changed
+# one rebuild from its first changed COPY. Its two build stages are tagged too
+# (keelson-build:deps, keelson-build:build): a tag keeps exactly the current
+# cache, and the image a build replaces is removed, so edits do not pile up
+# untagged images. `--force` drops those images first: a cold build.
+build_keelson() {
+  local image=keelson:dev target
+  # FROM node:20-bookworm-slim: there is nothing to pull it from.
+  "$DOCKER" image inspect node:20-bookworm-slim >/dev/null 2>&1 || build_node
+  if [ "$force" = 1 ]; then
+    "$DOCKER" image rm "$image" keelson-build:build keelson-build:deps >/dev/null 2>&1 || true
+  fi
+  for target in deps build; do
+    build_replacing "keelson-build:$target" --target "$target" "$root"
+  done
+  build_replacing "$image" "$root"
+  if [ "$replaced" = 1 ]; then
+    echo "build-images: built $image ($(image_size "$image"))"
+  else
+    echo "build-images: $image up to date"
+  fi
+}
+
+# Builds and tags an image, removing the one the tag pointed at before (unless a
+# container still uses it). Sets replaced=1 when the image changed, else 0.
+build_replacing() {
+  local tag="$1" old new
+  shift
+  old="$("$DOCKER" image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)"
+  quiet_build -t "$tag" "$@"
+  new="$("$DOCKER" image inspect --format '{{.Id}}' "$tag")"
+  replaced=0
+  [ "$old" = "$new" ] && return
+  replaced=1
+  if [ -n "$old" ]; then "$DOCKER" image rm "$old" >/dev/null 2>&1 || true; fi
+}
+
+# `docker build` (the legacy builder: no buildx here), its log shown only on failure.
+quiet_build() {
+  local log="$work/build.log"
+  if ! "$DOCKER" build "$@" >"$log" 2>&1; then
+    echo "build-images: docker build $* failed:" >&2
+    tail -n 40 "$log" >&2
+    return 1
+  fi
+}
+
 image_size() {
   "$DOCKER" image inspect --format '{{.Size}}' "$1" | awk '{ printf "%.1f MB", $1 / 1e6 }'
 }
 
+# Each image once, in the order named.
+done_names=" "
 for name in "${only[@]}"; do
+  case "$done_names" in *" $name "*) continue ;; esac
+  done_names+="$name "
   "build_$name"
 done

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Docker for Keelson's docker runtime and its tests: installs the engine
-# (docker.io), busybox-static and docker-compose from Debian when missing, starts
-# the engine when `docker info` fails, and builds the offline images
-# (scripts/build-images.sh). Safe to run again. Without root it changes nothing
-# and prints the fix; Docker is optional (the process runtime needs none of it),
-# so that is a warning, not a failure.
+# Docker for Keelson's docker runtime, its tests and the compose cluster: installs
+# the engine (docker.io), docker-compose, and busybox-static and haproxy (the
+# sources of two offline images) from Debian when missing, starts the engine
+# when `docker info` fails, and builds the offline base images
+# (scripts/build-images.sh; keelson:dev is `build-images.sh keelson`). Safe to
+# run again. Without root it changes nothing and prints the fix; Docker is
+# optional (the process runtime needs none of it), so that is a warning, not a
+# failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
@@ -16,6 +18,7 @@ need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v busybox >/dev/null 2>&1 || need+=(busybox-static)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
 
 if [ ${#need[@]} -gt 0 ]; then
   if ! is_root || ! command -v apt-get >/dev/null 2>&1; then
@@ -30,6 +33,10 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq
   fi
   apt-get install -y -qq "${need[@]}" >/dev/null
+  # Only the binary is wanted (for the haproxy image), not a host service.
+  if [[ " ${need[*]} " == *" haproxy "* ]] && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    systemctl disable --now haproxy >/dev/null 2>&1 || true
+  fi
 fi
 
 if ! docker info >/dev/null 2>&1; then
