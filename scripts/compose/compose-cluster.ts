@@ -1,0 +1,177 @@
+/**
+ * The compose HA cluster (docker-compose.yml) as a program sees it: bring it up
+ * and wait until it serves, find the containers of a master or a worker by
+ * their labels, and tear everything down — the compose project, its volumes,
+ * the network and the pod containers the workers made (compose does not know
+ * those). Used by `npm run cluster:*` (cluster.ts) and the chaos tests, which
+ * run their own cluster beside the user's under another name.
+ *
+ *   const c = composeCluster({ name: 'keelson-chaos', apiPort: 16443 });
+ *   await composeUp(c); ... await composeDown(c);
+ */
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { kubeconfig } from '../../services/up/kubeconfig.js';
+
+const run = promisify(execFile);
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const MASTERS = [1, 2, 3] as const;
+export const WORKERS = ['worker-1', 'worker-2'] as const;
+
+export type ComposeCluster = {
+  /** Compose project; prefix of the network and the node names. */
+  name: string;
+  /** haproxy's port on 127.0.0.1. */
+  apiPort: number;
+  /** `http://127.0.0.1:<apiPort>`, through haproxy. */
+  api: string;
+  /** Host folder of the workers' node data (bind-mounted at the same path). */
+  dataDir: string;
+  kubeconfigPath: string;
+  /** The environment docker-compose runs with (the file's variables). */
+  env: NodeJS.ProcessEnv;
+};
+
+export type ClusterOptions = { name?: string; apiPort?: number; dataDir?: string; kubeconfigPath?: string };
+
+export function composeCluster(o: ClusterOptions = {}): ComposeCluster {
+  const name = o.name ?? process.env.KEELSON_CLUSTER ?? 'keelson';
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) throw new Error(`the cluster name "${name}" must be lower-case letters, digits and dashes`);
+  const apiPort = o.apiPort ?? Number(process.env.KEELSON_API_PORT ?? 6443);
+  const dataDir = resolve(o.dataDir ?? process.env.KEELSON_COMPOSE_DATA ?? join(ROOT, '.keelson', 'compose'));
+  const env = { ...process.env, KEELSON_CLUSTER: name, KEELSON_API_PORT: String(apiPort), KEELSON_COMPOSE_DATA: dataDir };
+  return { name, apiPort, api: `http://127.0.0.1:${apiPort}`, dataDir, kubeconfigPath: o.kubeconfigPath ?? join(dataDir, 'kubeconfig'), env };
+}
+
+/** The node name of a worker service, as its kubelet registers it. */
+export const nodeName = (c: ComposeCluster, worker: string) => `${c.name}-${worker}`;
+
+/** Runs docker-compose for this cluster; rejects with its output when it fails. */
+export async function compose(c: ComposeCluster, args: string[], timeoutMs = 300_000): Promise<string> {
+  try {
+    const { stdout, stderr } = await run('docker-compose', ['-p', c.name, '-f', join(ROOT, 'docker-compose.yml'), ...args], {
+      cwd: ROOT,
+      env: c.env,
+      timeout: timeoutMs,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return stdout + stderr;
+  } catch (e) {
+    const err = e as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`docker-compose ${args.join(' ')} failed: ${err.stderr || err.stdout || err.message}`);
+  }
+}
+
+export async function docker(args: string[], timeoutMs = 60_000): Promise<string> {
+  const { stdout } = await run('docker', args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
+  return stdout.trim();
+}
+
+/** Container ids of this cluster carrying `label` (`io.keelson.master=1`, ...), running or not. */
+export async function containersWith(c: ComposeCluster, label: string, opts: { podsToo?: boolean } = {}): Promise<string[]> {
+  const filters = ['--filter', `label=${label}`];
+  if (!opts.podsToo) filters.push('--filter', `label=com.docker.compose.project=${c.name}`);
+  const out = await docker(['ps', '-aq', ...filters]);
+  return out ? out.split('\n') : [];
+}
+
+/** Every container of master `n` (its nats-server and its `keelson server`). */
+export const masterContainers = (c: ComposeCluster, n: number) => containersWith(c, `io.keelson.master=${n}`);
+
+/** The worker's own container (not its pods). */
+export const workerContainers = (c: ComposeCluster, worker: string) => containersWith(c, `io.keelson.node=${nodeName(c, worker)}`);
+
+/** The pod containers a worker's kubelet made (sandboxes and app containers). */
+export async function podContainers(c: ComposeCluster, worker?: string): Promise<string[]> {
+  const workers = worker ? [worker] : [...WORKERS];
+  const ids = await Promise.all(workers.map(async (w) => (await containersWith(c, `io.keelson.node=${nodeName(c, w)}`, { podsToo: true })).filter(Boolean)));
+  const own = new Set((await Promise.all(workers.map((w) => workerContainers(c, w)))).flat());
+  return ids.flat().filter((id) => !own.has(id));
+}
+
+export type UpOptions = {
+  /** Rebuild the keelson image first (default: only when missing). */
+  build?: boolean;
+  /** How long to wait for the API through haproxy and for every worker's node to be Ready. */
+  timeoutMs?: number;
+  log?: (line: string) => void;
+};
+
+/** Starts the cluster (or the parts that are not running) and waits until it serves; writes the kubeconfig. */
+export async function composeUp(c: ComposeCluster, o: UpOptions = {}): Promise<void> {
+  const log = o.log ?? (() => undefined);
+  for (const w of WORKERS) mkdirSync(join(c.dataDir, c.name, w), { recursive: true });
+  await buildImages(log);
+  log(`starting the compose project ${c.name}`);
+  await compose(c, ['up', '-d', ...(o.build ? ['--build'] : [])]);
+  writeKubeconfig(c);
+  await waitServing(c, o.timeoutMs ?? 120_000, log);
+}
+
+/** `scripts/build-images.sh all`: the offline base images when missing, and keelson:dev (its layer cache makes an unchanged tree ~1 s). */
+export async function buildImages(log: (line: string) => void = () => undefined): Promise<void> {
+  await new Promise<void>((res, rej) => {
+    const child = spawn('bash', [join(ROOT, 'scripts', 'build-images.sh'), 'all'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const line = (d: Buffer) => {
+      out += d;
+      for (const l of d.toString().split('\n')) if (l.trim()) log(l);
+    };
+    child.stdout.on('data', line);
+    child.stderr.on('data', line);
+    child.on('error', rej);
+    child.on('exit', (code) => (code === 0 ? res() : rej(new Error(`scripts/build-images.sh failed (exit ${code}):\n${out.slice(-4000)}`))));
+  });
+}
+
+export function writeKubeconfig(c: ComposeCluster): void {
+  mkdirSync(resolve(c.kubeconfigPath, '..'), { recursive: true });
+  writeFileSync(c.kubeconfigPath, kubeconfig(c.api, c.name));
+}
+
+/** Until haproxy answers /readyz and every worker's Node is Ready (bounded). */
+export async function waitServing(c: ComposeCluster, timeoutMs: number, log: (line: string) => void = () => undefined): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'nothing yet';
+  let said = '';
+  while (Date.now() < deadline) {
+    try {
+      const ready = await fetch(`${c.api}/readyz`, { signal: AbortSignal.timeout(2_000) });
+      if (ready.status !== 200) throw new Error(`/readyz through haproxy: ${ready.status}`);
+      const nodes = (await (await fetch(`${c.api}/api/v1/nodes`, { signal: AbortSignal.timeout(2_000) })).json()) as NodeList;
+      const notReady = WORKERS.map((w) => nodeName(c, w)).filter((n) => !isReady(nodes, n));
+      if (notReady.length === 0) return;
+      last = `nodes not Ready yet: ${notReady.join(', ')}`;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    if (last !== said) log(`waiting: ${(said = last)}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`the compose cluster ${c.name} did not come up in ${timeoutMs / 1000} s: ${last}\n(see: docker-compose -p ${c.name} logs)`);
+}
+
+type NodeList = { items?: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[] };
+
+function isReady(nodes: NodeList, name: string): boolean {
+  const node = nodes.items?.find((n) => n.metadata.name === name);
+  return node?.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True') ?? false;
+}
+
+/** Removes everything: compose containers and volumes, the workers' pods, the network, the node data. */
+export async function composeDown(c: ComposeCluster, log: (line: string) => void = () => undefined): Promise<void> {
+  // Pods first: they sit on the compose network, which cannot go while they are attached.
+  const pods = await podContainers(c);
+  if (pods.length) {
+    log(`removing ${pods.length} pod containers`);
+    await docker(['rm', '-f', ...pods]);
+  }
+  log(`removing the compose project ${c.name}`);
+  await compose(c, ['down', '-v', '--remove-orphans', '--timeout', '10']);
+  const leftover = await containersWith(c, `com.docker.compose.project=${c.name}`);
+  if (leftover.length) await docker(['rm', '-f', ...leftover]);
+  rmSync(join(c.dataDir, c.name), { recursive: true, force: true });
+}

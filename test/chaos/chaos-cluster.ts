@@ -1,0 +1,130 @@
+/**
+ * What every chaos test stands on: its own compose HA cluster (docker-compose.yml,
+ * under a name of its own beside any cluster of the user's, haproxy on a free
+ * loopback port), torn down after the test whether it passed or not; kubectl
+ * through the load balancer; and small reads of the API the scenarios assert on.
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from '../../services/lib/nats-server/index.js';
+import { composeCluster, composeDown, composeUp, type ComposeCluster } from '../../scripts/compose/compose-cluster.js';
+
+const run = promisify(execFile);
+
+export type ChaosCluster = ComposeCluster & {
+  /** Runs kubectl through haproxy; resolves with its exit code and output (never rejects). */
+  kubectl(args: string[], opts?: { stdin?: string; timeoutMs?: number }): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** GET of an API path through haproxy, parsed; rejects on a non-2xx answer. */
+  get<T = any>(path: string): Promise<T>;
+  /** Writes a manifest to a scratch folder and returns its path. */
+  file(name: string, text: string): string;
+  log(line: string): void;
+  /** The last lines a compose service's container printed (both streams), for a failing test's diagnostics. */
+  logs(service: string, tail?: number): Promise<string>;
+};
+
+type Hooks = { after(fn: () => Promise<void> | void): void; diagnostic?(message: string): void };
+
+/** Brings up a fresh cluster for this test file (removing a leftover of a crashed run first). */
+export async function startChaosCluster(t: Hooks, name: string): Promise<ChaosCluster> {
+  const scratch = mkdtempSync(join(tmpdir(), `${name}-`));
+  const home = join(scratch, 'home');
+  mkdirSync(home);
+  const base = composeCluster({ name, apiPort: await freePort(), dataDir: join(scratch, 'data') });
+  const log = (line: string) => process.stderr.write(`# ${name}: ${line}\n`);
+  t.after(async () => {
+    await composeDown(base, log).catch((e: Error) => log(`teardown failed: ${e.message}`));
+    rmSync(scratch, { recursive: true, force: true });
+  });
+  await composeDown(base).catch(() => undefined);
+  await composeUp(base, { timeoutMs: 180_000, log });
+  const env = { PATH: process.env.PATH, HOME: home, KUBECONFIG: base.kubeconfigPath };
+  return {
+    ...base,
+    log,
+    kubectl: async (args, opts = {}) => {
+      const child = run('kubectl', args, { env, timeout: opts.timeoutMs ?? 20_000 });
+      if (opts.stdin !== undefined) child.child.stdin?.end(opts.stdin);
+      try {
+        const { stdout, stderr } = await child;
+        return { code: 0, stdout, stderr };
+      } catch (e) {
+        const err = e as { code?: number; stdout?: string; stderr?: string; message: string };
+        return { code: typeof err.code === 'number' ? err.code : -1, stdout: err.stdout ?? '', stderr: err.stderr || err.message };
+      }
+    },
+    get: async (path) => {
+      const res = await fetch(`${base.api}${path}`, { signal: AbortSignal.timeout(10_000) });
+      const text = await res.text();
+      if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status}: ${text.slice(0, 300)}`);
+      return JSON.parse(text);
+    },
+    logs: async (service, tail = 40) => {
+      try {
+        const { stdout, stderr } = await run('docker', ['logs', '--tail', String(tail), `${name}_${service}_1`], { maxBuffer: 16 * 1024 * 1024 });
+        return `${stdout}${stderr}`;
+      } catch (e) {
+        return `(no logs: ${(e as Error).message})`;
+      }
+    },
+    file: (fileName, text) => {
+      const p = join(scratch, fileName);
+      writeFileSync(p, text);
+      return p;
+    },
+  };
+}
+
+/** The identity holding an election's Lease mirror (kube-system/<name>), e.g. `master-2`. */
+export async function leaseHolder(c: ChaosCluster, election: 'kube-scheduler' | 'kube-controller-manager'): Promise<string | undefined> {
+  try {
+    const lease = await c.get<{ spec?: { holderIdentity?: string } }>(`/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/${election}`);
+    return lease.spec?.holderIdentity;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An RC of `replicas` busybox pods that sleep (the image every machine here has offline). */
+export function sleeperRC(name: string, namespace: string, replicas: number): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'ReplicationController',
+    metadata: { name, namespace },
+    spec: {
+      replicas,
+      selector: { app: name },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'sleep', image: 'busybox:latest', imagePullPolicy: 'IfNotPresent', command: ['sleep', '3600'] }] },
+      },
+    },
+  });
+}
+
+type PodList = { items: { metadata: { name: string; uid: string; deletionTimestamp?: string }; spec: { nodeName?: string }; status?: { phase?: string } }[] };
+
+/** The pods of an RC (by its `app` label) that are Running and not being deleted. */
+export async function runningPods(c: ChaosCluster, namespace: string, app: string): Promise<PodList['items']> {
+  const pods = await c.get<PodList>(`/api/v1/namespaces/${namespace}/pods?labelSelector=app%3D${app}`);
+  return pods.items.filter((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp);
+}
+
+/** Polls `probe` every 250 ms until it returns a value (not undefined/false); rejects after `ms` with the last error. */
+export async function waitUntil<T>(what: string, ms: number, probe: () => Promise<T | undefined | false>): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out after ${ms / 1000} s waiting for ${what}${last ? ` (last error: ${last})` : ''}`);
+}
