@@ -8,11 +8,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { jetstream } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { AllocationsBucket } from '../../services/apiserver/allocation/index.js';
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../../services/apiserver/index.js';
 import { startTestNats, type TestNats } from '../harness/nats.js';
 import { until } from '../harness/wait.js';
+import { bucketKeys } from '../../services/lib/kv/index.js';
 
 type Json = any;
 type Reply = { status: number; body: Json; text: string };
@@ -55,9 +57,12 @@ function assertInvalid(r: Reply, field: string, message: string): void {
 }
 
 /** Every held key of an allocations bucket with its owner's uid. */
-async function bucketKeys(kv: KV): Promise<Map<string, string>> {
+/** Each allocation key of a bucket and the uid holding it (not kv.keys(): it can hang for 30 s while the bucket is written). */
+async function allocationsHeld(nc: NatsConnection, bucket: string): Promise<Map<string, string>> {
+  const js = jetstream(nc);
+  const kv = await new Kvm(js).open(bucket);
   const out = new Map<string, string>();
-  for await (const k of await kv.keys()) {
+  for (const k of await bucketKeys(js, bucket)) {
     const e = await kv.get(k);
     if (e?.operation === 'PUT') out.set(k, e.json<{ uid: string }>().uid);
   }
@@ -76,11 +81,14 @@ describe('Service cluster IPs and node ports', () => {
     return s;
   };
   const allocations = (bucket: string) => kvm.open(`${bucket}-allocations`);
+  let nc: NatsConnection;
+  const held = (bucket: string) => allocationsHeld(nc, `${bucket}-allocations`);
   const svcPath = (ns: string, name = '') => `/api/v1/namespaces/${ns}/services${name ? `/${name}` : ''}`;
 
   before(async () => {
     nats = await startTestNats({ after: () => undefined });
-    kvm = new Kvm(jetstream(await nats.connect('allocation-test')));
+    nc = await nats.connect('allocation-test');
+    kvm = new Kvm(jetstream(nc));
   });
   after(async () => {
     for (const s of servers) await s.stop();
@@ -103,7 +111,7 @@ describe('Service cluster IPs and node ports', () => {
       assert.deepEqual(s.spec.clusterIPs, [s.spec.clusterIP]);
       assert.ok(s.spec.ports[0].nodePort >= 30000 && s.spec.ports[0].nodePort <= 32767, String(s.spec.ports[0].nodePort));
     }
-    const keys = await bucketKeys(await allocations('alloc-concurrent'));
+    const keys = await held('alloc-concurrent');
     for (const s of created) {
       assert.equal(keys.get(`ip.${s.spec.clusterIP}`), s.metadata.uid);
       assert.equal(keys.get(`nodeport.${s.spec.ports[0].nodePort}`), s.metadata.uid);
@@ -155,7 +163,7 @@ describe('Service cluster IPs and node ports', () => {
     // A create that fails later (the name exists) gives back what it took too.
     const dup = await call(s.url, 'POST', svcPath(ns), nodePortService('second', 30082, { clusterIP: '10.96.0.12' }));
     assert.equal(dup.status, 409, dup.text);
-    const keys = await bucketKeys(await allocations('alloc-invalid'));
+    const keys = await held('alloc-invalid');
     assert.equal(keys.has('ip.10.96.0.12'), false);
     assert.equal(keys.has('nodeport.30082'), false);
   });
@@ -167,7 +175,7 @@ describe('Service cluster IPs and node ports', () => {
     const picked = await ok(s.url, 'POST', `${svcPath('default')}?dryRun=All`, nodePortService('dry2'));
     assert.match(picked.spec.clusterIP, IPV4);
     assert.ok(picked.spec.ports[0].nodePort > 0);
-    const keys = await bucketKeys(await allocations('alloc-dryrun'));
+    const keys = await held('alloc-dryrun');
     assert.deepEqual([...keys.keys()], ['ip.10.96.0.1'], 'only the kubernetes Service holds anything');
     await ok(s.url, 'POST', svcPath('default'), nodePortService('real', 30100, { clusterIP: '10.96.0.20' }));
     assertInvalid(await call(s.url, 'POST', `${svcPath('default')}?dryRun=All`, service('dry3', { clusterIP: '10.96.0.20' })), 'spec.clusterIPs', 'Invalid value: "10.96.0.20": provided IP is already allocated');
@@ -194,14 +202,14 @@ describe('Service cluster IPs and node ports', () => {
     await ok(s.url, 'POST', svcPath('gone'), nodePortService('x', 30202, { clusterIP: '10.96.0.32' }));
     await ok(s.url, 'DELETE', '/api/v1/namespaces/gone');
     await until('the namespace to be gone', async () => (await call(s.url, 'GET', '/api/v1/namespaces/gone')).status === 404, 10_000);
-    await until('10.96.0.32 and 30202 to be free', async () => !(await bucketKeys(await allocations('alloc-delete'))).has('ip.10.96.0.32'), 5_000);
+    await until('10.96.0.32 and 30202 to be free', async () => !(await held('alloc-delete')).has('ip.10.96.0.32'), 5_000);
     await ok(s.url, 'POST', svcPath(ns), nodePortService('after-ns', 30202, { clusterIP: '10.96.0.32' }));
   });
 
   test('type changes take and give back node ports and the cluster IP; the IP is kept across updates', async () => {
     const s = await server('alloc-types');
     const ns = 'default';
-    const keys = async () => bucketKeys(await allocations('alloc-types'));
+    const keys = async () => held('alloc-types');
     const patch = (body: Json) => ok(s.url, 'PATCH', svcPath(ns, 'web'), body, 200, 'application/merge-patch+json');
     const created = await ok(s.url, 'POST', svcPath(ns), service('web'));
     const ip = created.spec.clusterIP;
@@ -250,7 +258,7 @@ describe('Service cluster IPs and node ports', () => {
     assert.deepEqual(headless.spec.clusterIPs, ['None']);
     const ext = await ok(s.url, 'POST', svcPath('default'), { apiVersion: 'v1', kind: 'Service', metadata: { name: 'ext' }, spec: { type: 'ExternalName', externalName: 'example.com' } });
     assert.equal(ext.spec.clusterIP, undefined);
-    assert.deepEqual([...(await bucketKeys(await allocations('alloc-headless'))).keys()], ['ip.10.96.0.1']);
+    assert.deepEqual([...(await held('alloc-headless')).keys()], ['ip.10.96.0.1']);
   });
 
   test('a restart keeps the allocations: a small range fills up exactly, never twice', async () => {
@@ -283,9 +291,9 @@ describe('Service cluster IPs and node ports', () => {
     await kv.create('ip.10.96.0.41', JSON.stringify({ namespace: 'default', name: 'lost', uid: 'no-such-uid' }));
     // A Service from before allocations: its key is missing.
     await kv.delete('ip.10.96.0.40');
-    await until('the missing allocation of 10.96.0.40 to be recorded', async () => (await bucketKeys(kv)).get('ip.10.96.0.40') === svc.metadata.uid, 5_000);
-    assert.equal((await bucketKeys(kv)).get('ip.10.96.0.41'), 'no-such-uid', 'within the grace the leak stays');
-    await until('the leaked 10.96.0.41 to be released', async () => !(await bucketKeys(kv)).has('ip.10.96.0.41'), 20_000);
+    await until('the missing allocation of 10.96.0.40 to be recorded', async () => (await held('alloc-repair')).get('ip.10.96.0.40') === svc.metadata.uid, 5_000);
+    assert.equal((await held('alloc-repair')).get('ip.10.96.0.41'), 'no-such-uid', 'within the grace the leak stays');
+    await until('the leaked 10.96.0.41 to be released', async () => !(await held('alloc-repair')).has('ip.10.96.0.41'), 20_000);
     await ok(s.url, 'POST', svcPath('default'), service('reuse', { clusterIP: '10.96.0.41' }));
     assertInvalid(await call(s.url, 'POST', svcPath('default'), service('dup', { clusterIP: '10.96.0.40' })), 'spec.clusterIPs', 'Invalid value: "10.96.0.40": provided IP is already allocated');
   });
@@ -405,8 +413,7 @@ async function race(a: ApiServer, b: ApiServer, nats: TestNats): Promise<void> {
     assert.ok(created.length >= 50, `${created.length} of 60 created`);
     assert.equal(new Set(created.map((s) => s.spec.clusterIP)).size, created.length);
     assert.equal(new Set(created.map((s) => s.spec.ports[0].nodePort)).size, created.length);
-    const kv = await new Kvm(jetstream(await nats.connect())).open('r3-allocations');
-    const keys = await bucketKeys(kv);
+    const keys = await allocationsHeld(await nats.connect(), 'r3-allocations');
     for (const s of created) {
       assert.equal(keys.get(`ip.${s.spec.clusterIP}`), s.metadata.uid, s.metadata.name);
       assert.equal(keys.get(`nodeport.${s.spec.ports[0].nodePort}`), s.metadata.uid, s.metadata.name);

@@ -108,20 +108,30 @@ for (const topology of ['single', 'cluster'] as Topology[]) {
   });
 }
 
+/** A 3-server cluster of this test's own (the harness's cannot have a server killed), and connections to it, all gone at the end. */
+async function killableCluster(t: TestContext, prefix: string) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const cluster = await startNatsCluster(dir, 3);
+  const conns: NatsConnection[] = [];
+  t.after(async () => {
+    await Promise.all(conns.map((c) => c.close().catch(() => undefined)));
+    await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const connect = async (name: string, urls = cluster.urls) => {
+    const nc = await connectNats(urls, name);
+    conns.push(nc);
+    return nc;
+  };
+  return { cluster, connect };
+}
+
 describe('racing compare-and-swaps on R3 (nats-server#4320)', () => {
   test('of writes from one revision through three servers, exactly one is acknowledged', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'keelson-race-'));
-    const cluster = await startNatsCluster(dir, 3);
-    const conns: NatsConnection[] = [];
-    t.after(async () => {
-      await Promise.all(conns.map((c) => c.close().catch(() => undefined)));
-      await cluster.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const { cluster, connect } = await killableCluster(t, 'keelson-race-');
     const stores: Store[] = [];
     for (const url of cluster.urls) {
-      const nc = await connectNats([url], 'race');
-      conns.push(nc);
+      const nc = await connect('race', [url]);
       stores.push(stores.length === 0 ? await openStore(nc, 'race', 3) : await Store.open(nc, { bucket: 'race', bindOnly: true }));
     }
     const ROUNDS = 100;
@@ -146,19 +156,7 @@ describe('racing compare-and-swaps on R3 (nats-server#4320)', () => {
 
 describe('the store when the server leading its stream is killed (R3)', () => {
   test('a steady load of writes sees latency, not errors, and no acknowledged write is lost', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'keelson-failover-'));
-    const cluster = await startNatsCluster(dir, 3);
-    const conns: NatsConnection[] = [];
-    t.after(async () => {
-      await Promise.all(conns.map((c) => c.close().catch(() => undefined)));
-      await cluster.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
-    const connect = async (name: string) => {
-      const nc = await connectNats(cluster.urls, name);
-      conns.push(nc);
-      return nc;
-    };
+    const { cluster, connect } = await killableCluster(t, 'keelson-failover-');
     const retried = new Map<string, number>();
     const onRetry = (e: unknown) => {
       const k = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
