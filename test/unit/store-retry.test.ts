@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { JetStreamApiError } from '@nats-io/jetstream';
 import { ClosedConnectionError, NoRespondersError, RequestError, TimeoutError } from '@nats-io/nats-core';
-import { isRetryable, mayHaveBeenApplied, requestTimeout, retrying, WriteInFlight, type RetryPolicy } from '../../services/lib/store/retry.js';
+import { resourceForKind } from '../../services/lib/api/resources.js';
+import { Bucket } from '../../services/lib/store/bucket.js';
+import { storeError } from '../../services/lib/store/index.js';
+import { isRetryable, mayHaveBeenApplied, requestTimeout, retrying, WriteInFlight, WriteOutcomeUnknown, type RetryPolicy } from '../../services/lib/store/retry.js';
 
 const apiError = (err_code: number, code = 400, description = 'x') => new JetStreamApiError({ err_code, code, description });
 const noResponders = () => new RequestError('no responders', { cause: new NoRespondersError('$KV.keelson.pods.default.a') });
@@ -114,5 +117,24 @@ describe('retrying', () => {
       clock,
     );
     assert.ok(v >= electedAt && v <= electedAt + policy.maxBackoffMs);
+  });
+});
+
+describe('a write given up at the deadline', () => {
+  const policy: RetryPolicy = { deadlineMs: 200, attemptTimeoutMs: 50, backoffMs: 10, maxBackoffMs: 20 };
+  /** A bucket whose every publish fails with `error` (nothing is ever stored). */
+  const failing = (error: () => unknown) =>
+    new Bucket({ bucket: 'b', js: { publish: async () => Promise.reject(error()) } as never, jsm: {} as never, direct: true, policy });
+  const bytes = new Uint8Array([1]);
+
+  test('after an unanswered attempt is a 504 Timeout: it may still be applied', async () => {
+    await assert.rejects(failing(() => new TimeoutError()).update('pods.default.a', bytes, 7), (e) => e instanceof WriteOutcomeUnknown);
+    const err = storeError(new WriteOutcomeUnknown('x'), { resource: resourceForKind('Pod')!, namespace: 'default', name: 'a' }, 'update');
+    assert.equal(err.code, 504);
+    assert.equal(err.reason, 'Timeout');
+  });
+
+  test('when no attempt reached the store is a 503: nothing was written', async () => {
+    await assert.rejects(failing(() => jetstreamNotEnabled(noResponders())).create('pods.default.a', bytes), (e) => !(e instanceof WriteOutcomeUnknown) && isRetryable(e));
   });
 });

@@ -131,6 +131,8 @@ export const errors = {
   expired: (message: string) => new ApiError('Expired', message),
   unavailable: (message: string, cause?: unknown) =>
     new ApiError('ServiceUnavailable', message, { retryAfterSeconds: 1 }, { cause }),
+  /** The server gave up waiting for the store: the write may still be applied (kube-apiserver's 504 on an etcd timeout). */
+  timeout: (message: string, cause?: unknown) => new ApiError('Timeout', message, { retryAfterSeconds: 1 }, { cause }),
   internal: (message: string, cause?: unknown) => new ApiError('InternalError', message, undefined, { cause }),
 };
 

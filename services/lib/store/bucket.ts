@@ -21,7 +21,7 @@ import { Empty, headers } from '@nats-io/nats-core';
 import { errors } from '../errors/index.js';
 import { isCasFailure } from '../kv/index.js';
 import { nextWriteId } from './write-ids.js';
-import { mayHaveBeenApplied, requestTimeout, retrying, WriteInFlight, within, type Attempt, type RetryHooks, type RetryPolicy } from './retry.js';
+import { isRetryable, mayHaveBeenApplied, requestTimeout, retrying, WriteInFlight, WriteOutcomeUnknown, within, type Attempt, type RetryHooks, type RetryPolicy } from './retry.js';
 
 const KV_OPERATION = 'KV-Operation';
 const WRITE_ID = 'Keelson-Write';
@@ -64,10 +64,12 @@ export class Bucket {
   /** Stores a key that is absent or deleted; rejects with 10071 when it holds a value. */
   create(key: string, value: Uint8Array): Promise<Written> {
     const id = nextWriteId();
-    return this.retry(async (a) => {
+    const outcome = { maybeStored: false };
+    return this.retryWrite(outcome, async (a) => {
       try {
         return await this.compareAndSwap(key, value, 0, id, a);
       } catch (e) {
+        outcome.maybeStored ||= mayHaveBeenApplied(e);
         if (!isCasFailure(e)) throw e;
         // As kv.create: a key whose last entry is a deletion marker is free.
         const last = await this.last(key, a, true);
@@ -90,17 +92,17 @@ export class Bucket {
 
   private write(key: string, value: Uint8Array, revision: number | undefined, op?: 'DEL'): Promise<Written> {
     const id = nextWriteId();
-    let maybeStored = false;
-    return this.retry(async (a) => {
+    const outcome = { maybeStored: false };
+    return this.retryWrite(outcome, async (a) => {
       try {
         if (revision === undefined) return { revision: (await this.publish(key, value, id, id, undefined, a, op)).seq };
         return await this.compareAndSwap(key, value, revision, id, a, op);
       } catch (e) {
-        if (isCasFailure(e) && maybeStored) {
+        if (isCasFailure(e) && outcome.maybeStored) {
           const last = await this.last(key, a, true);
           if (last && writeId(last) === id) return { revision: last.seq, stored: last.data };
         }
-        maybeStored ||= mayHaveBeenApplied(e);
+        outcome.maybeStored ||= mayHaveBeenApplied(e);
         throw e;
       }
     });
@@ -145,6 +147,18 @@ export class Bucket {
 
   private retry<T>(fn: (a: Attempt) => Promise<T>): Promise<T> {
     return retrying(this.o.policy, fn, this.o.hooks);
+  }
+
+  /** As `retry`, but a write given up while one of its attempts may have been stored fails as WriteOutcomeUnknown. */
+  private async retryWrite<T>(outcome: { maybeStored: boolean }, fn: (a: Attempt) => Promise<T>): Promise<T> {
+    try {
+      return await this.retry(fn);
+    } catch (e) {
+      if (outcome.maybeStored && isRetryable(e)) {
+        throw new WriteOutcomeUnknown(`no answer from the store within ${this.o.policy.deadlineMs} ms; the write may still be applied`, { cause: e });
+      }
+      throw e;
+    }
   }
 }
 

@@ -20,7 +20,7 @@ import { CodecError, decodeObject, encodeObject } from '../codec/index.js';
 import { ApiError, errors } from '../errors/index.js';
 import { isCasFailure } from '../kv/index.js';
 import { Bucket, type Written } from './bucket.js';
-import { DEFAULT_RETRY_POLICY, within, type RetryPolicy } from './retry.js';
+import { DEFAULT_RETRY_POLICY, within, WriteOutcomeUnknown, type RetryPolicy } from './retry.js';
 
 export { DEFAULT_RETRY_POLICY, isRetryable, type RetryPolicy } from './retry.js';
 export { REQUEST_ID_HEADER, withRequestId } from './write-ids.js';
@@ -93,8 +93,10 @@ export function storeError(e: unknown, key: ObjectKey, op: 'create' | 'update' |
         );
   }
   const message = e instanceof Error ? e.message : String(e);
-  // "jetstream is not enabled", timeouts, no responders, retried until the
-  // deadline passed: the store is unreachable or has no stream leader.
+  // A write whose last attempts went unanswered may still be committed once the store has a quorum again.
+  if (e instanceof WriteOutcomeUnknown) return errors.timeout(`the object store did not confirm the write: ${message}; read the object before writing again`, e);
+  // "jetstream is not enabled", no responders, retried until the deadline
+  // passed: the store is unreachable or has no stream leader; nothing was written.
   return errors.unavailable(`the object store is unavailable: ${message}`, e);
 }
 

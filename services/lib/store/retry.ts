@@ -50,6 +50,15 @@ function isNoResponders(e: unknown): boolean {
   return e instanceof Error && e.name === 'JetStreamNotEnabled' && e.cause instanceof RequestError && e.cause.isNoResponders();
 }
 
+/**
+ * A write given up at the deadline after an attempt that may have been stored
+ * (a timeout: the server may have it in its log, to be committed once it has a
+ * quorum again). Not a refusal: the caller must not claim it was not written.
+ */
+export class WriteOutcomeUnknown extends Error {
+  override name = 'WriteOutcomeUnknown';
+}
+
 /** The compare-and-swap slot of a write is held by a write the leader has not stored yet. */
 export class WriteInFlight extends Error {
   override name = 'WriteInFlight';
