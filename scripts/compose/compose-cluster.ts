@@ -132,7 +132,7 @@ export function writeKubeconfig(c: ComposeCluster): void {
   writeFileSync(c.kubeconfigPath, kubeconfig(c.api, c.name));
 }
 
-/** Until haproxy answers /readyz and every worker's Node is Ready (bounded). */
+/** Until haproxy answers /readyz, all three API servers report in, and every worker's Node is Ready (bounded). */
 export async function waitServing(c: ComposeCluster, timeoutMs: number, log: (line: string) => void = () => undefined): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = 'nothing yet';
@@ -143,8 +143,11 @@ export async function waitServing(c: ComposeCluster, timeoutMs: number, log: (li
       if (ready.status !== 200) throw new Error(`/readyz through haproxy: ${ready.status}`);
       const nodes = (await (await fetch(`${c.api}/api/v1/nodes`, { signal: AbortSignal.timeout(2_000) })).json()) as NodeList;
       const notReady = WORKERS.map((w) => nodeName(c, w)).filter((n) => !isReady(nodes, n));
-      if (notReady.length === 0) return;
-      last = `nodes not Ready yet: ${notReady.join(', ')}`;
+      const status = (await (await fetch(`${c.api}/keelson/v1/status`, { signal: AbortSignal.timeout(8_000) })).json()) as { masters?: { items?: { hostname: string }[] } };
+      const masters = new Set(status.masters?.items?.map((m) => m.hostname));
+      const missing = MASTERS.map((n) => `master-${n}`).filter((m) => !masters.has(m));
+      if (notReady.length === 0 && missing.length === 0) return;
+      last = [notReady.length ? `nodes not Ready yet: ${notReady.join(', ')}` : '', missing.length ? `API servers not serving yet: ${missing.join(', ')}` : ''].filter(Boolean).join('; ');
     } catch (e) {
       last = (e as Error).message;
     }
