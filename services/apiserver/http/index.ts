@@ -36,7 +36,9 @@ export function buildHttpServer(opts: HttpOptions): FastifyInstance {
   app.addHook('onRequest', (req, _reply, done) => withRequestId(req.headers[REQUEST_ID_HEADER], done));
   app.setErrorHandler((err: FastifyError | ApiError, _req, reply) => {
     const apiErr = fromFastifyError(err);
-    if (apiErr.code >= 500) console.error('apiserver: request failed:', err);
+    // The store being unavailable is an outage, not a bug: one line, no stack.
+    if (apiErr.code === 503 || apiErr.code === 504) console.error(`apiserver: request failed: ${apiErr.code} ${apiErr.message}`);
+    else if (apiErr.code >= 500) console.error('apiserver: request failed:', err);
     reply.code(apiErr.code).type('application/json').send(apiErr.toStatus());
   });
   app.setNotFoundHandler((req, reply) => {

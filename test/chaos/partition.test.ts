@@ -1,0 +1,91 @@
+/**
+ * Chaos: cut one master off the network (`docker network disconnect` of its
+ * nats-server and its `keelson server`) under a steady load of writes through
+ * haproxy, with an RC running. The master cut off is the one whose scheduler
+ * leads. The isolated side must accept no write (its nats-server alone has no
+ * quorum: a write sent to its API server from inside its container is refused
+ * with a Status), its leaders must stop acting within their lease while the
+ * majority elects others, no acknowledged write may be lost, and when the
+ * network comes back the master rejoins: its API server reports in again and
+ * its nats-server is a current peer. Figures go to the test's diagnostics.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { docker, masterContainers } from '../../scripts/compose/compose-cluster.js';
+import { leaseHolder, runningPods, sleeperRC, startChaosCluster, waitUntil } from './chaos-cluster.js';
+import { startWriteLoad } from './write-load.js';
+
+const NS = 'chaos';
+
+/** A Lease create sent from inside a master's own container to its own API server: the HTTP status and Status reason. */
+const WRITE_INSIDE = `
+fetch('http://127.0.0.1:6443/apis/coordination.k8s.io/v1/namespaces/${NS}/leases', {
+  method: 'POST', headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: process.argv[1] }, spec: { holderIdentity: 'isolated' } }),
+}).then(async (r) => console.log(JSON.stringify({ status: r.status, reason: (await r.json()).reason })), (e) => console.log(JSON.stringify({ status: 0, reason: String(e) })));
+`;
+
+/** Whether each election's candidate in a master's container leads (1) or not (0), from its metrics. */
+const LEADING_INSIDE = `
+Promise.all([10251, 10252].map((port) => fetch('http://127.0.0.1:' + port + '/metrics').then((r) => r.text()).then((t) => /master_status\\{[^}]*\\} (\\d)/.exec(t)?.[1] ?? '?', () => '?')))
+  .then((v) => console.log(JSON.stringify(v)));
+`;
+
+type Status = { masters?: { items?: { hostname: string }[] }; nats?: { peers?: { name: string; current: boolean }[] } };
+
+test('a master cut off the network: it accepts no write, its leaders step down, it rejoins cleanly', { timeout: 600_000 }, async (t) => {
+  const c = await startChaosCluster(t, 'keelson-chaos-partition');
+  const network = `${c.name}-cluster`;
+  try {
+    assert.equal((await c.kubectl(['create', 'namespace', NS])).code, 0);
+    assert.equal((await c.kubectl(['apply', '-f', c.file('rc.json', sleeperRC('web', NS, 3))])).code, 0);
+    await waitUntil('3 pods Running', 90_000, async () => (await runningPods(c, NS, 'web')).length === 3);
+    const leader = await waitUntil('a scheduler leader', 30_000, () => leaseHolder(c, 'kube-scheduler'));
+    const victim = Number(/^master-(\d)$/.exec(leader)?.[1]);
+    const containers = { nats: `${c.name}_nats-${victim}_1`, master: `${c.name}_master-${victim}_1` };
+    assert.deepEqual((await masterContainers(c, victim)).length, 2);
+
+    const load = startWriteLoad({ api: c.api, namespace: NS, rate: 50 });
+    let report;
+    try {
+      await waitUntil('the load to flow', 20_000, async () => load.ackedCount() >= 50);
+      const cutAt = Date.now();
+      for (const name of Object.values(containers)) await docker(['network', 'disconnect', network, name]);
+      c.log(`cut master-${victim} off ${network}`);
+
+      const moved = await waitUntil('the majority to elect another scheduler', 30_000, async () => {
+        const h = await leaseHolder(c, 'kube-scheduler');
+        return h && h !== leader ? h : undefined;
+      });
+      const movedMs = Date.now() - cutAt;
+      const inside = JSON.parse(await docker(['exec', containers.master, 'node', '-e', WRITE_INSIDE, 'isolated-write'], 60_000)) as { status: number; reason?: string };
+      const leading = JSON.parse(await docker(['exec', containers.master, 'node', '-e', LEADING_INSIDE], 30_000)) as string[];
+      t.diagnostic(`cut master-${victim}: scheduler ${leader} → ${moved} seen after ${(movedMs / 1000).toFixed(1)} s; a write inside the isolated master: ${inside.status} ${inside.reason ?? ''}; it leads (scheduler, controller-manager): ${leading.join(', ')}`);
+      assert.ok(inside.status === 503 || inside.status === 504, `the isolated side refuses writes with a Status, not ${inside.status} ${inside.reason}`);
+      assert.deepEqual(leading, ['0', '0'], 'the isolated master leads nothing');
+
+      for (const [service, name] of Object.entries(containers)) await docker(['network', 'connect', '--alias', `${service}-${victim}`, network, name]);
+      const rejoinAt = Date.now();
+      await waitUntil(`master-${victim} to rejoin`, 90_000, async () => {
+        const status = await c.get<Status>('/keelson/v1/status');
+        const masters = new Set(status.masters?.items?.map((m) => m.hostname));
+        const peer = status.nats?.peers?.find((p) => p.name === `nats-${victim}`);
+        return masters.size === 3 && peer?.current === true;
+      });
+      t.diagnostic(`master-${victim} rejoined (API server reporting, nats-${victim} current) ${((Date.now() - rejoinAt) / 1000).toFixed(1)} s after the network came back`);
+      await new Promise((r) => setTimeout(r, 3_000));
+    } finally {
+      report = await load.stop();
+    }
+    const stored = await c.get<{ items: { metadata: { name: string } }[] }>(`/apis/coordination.k8s.io/v1/namespaces/${NS}/leases`);
+    const names = new Set(stored.items.map((l) => l.metadata.name));
+    const lost = [...report.acked.keys()].filter((n) => !names.has(n));
+    t.diagnostic(`writes: ${report.sent} sent, ${report.acked.size} acknowledged, ${report.failed.length} failed, ${lost.length} lost; stall ${(report.stall.ms / 1000).toFixed(2)} s; latency p99 ${report.latencyMs.p99.toFixed(0)} ms`);
+    for (const f of report.failed.slice(0, 3)) t.diagnostic(`failed write ${f.name} at ${(f.atMs / 1000).toFixed(2)} s: ${f.error}`);
+    assert.deepEqual(lost, [], 'no acknowledged write is lost');
+    assert.equal((await runningPods(c, NS, 'web')).length, 3, 'the RC kept its pods');
+  } catch (e) {
+    for (const s of ['master-1', 'master-2', 'master-3']) t.diagnostic(`--- ${s}:\n${await c.logs(s, 25)}`);
+    throw e;
+  }
+});
