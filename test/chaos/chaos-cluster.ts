@@ -88,6 +88,12 @@ export async function leaseHolder(c: ChaosCluster, election: 'kube-scheduler' | 
   }
 }
 
+/** The names of the Leases in a namespace (what the write load creates). */
+export async function leaseNames(c: ChaosCluster, namespace: string): Promise<Set<string>> {
+  const list = await c.get<{ items: { metadata: { name: string } }[] }>(`/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`);
+  return new Set(list.items.map((l) => l.metadata.name));
+}
+
 /** An RC of `replicas` busybox pods that sleep (the image every machine here has offline). */
 export function sleeperRC(name: string, namespace: string, replicas: number): string {
   return JSON.stringify({

@@ -1,19 +1,43 @@
 /**
  * Chaos: kill -9 a worker's container (its kubelet and proxy) while an RC of 4
- * pods runs on both workers. Its pods are sibling containers and keep running,
- * but the node goes silent: the node controller marks it NotReady and evicts,
- * and the RC's replicas must be Running on the other worker within the
- * node-failure target (10 s, Kubernetes' defaults ~6 min). When the worker
- * comes back, its kubelet removes the containers of the pods it lost, and the
- * RC still has exactly 4. Figures go to the test's diagnostics.
+ * pods runs on both workers, under a steady load of API writes. Its pods are
+ * sibling containers and keep running, but the node goes silent: the node
+ * controller marks it NotReady and evicts, and the RC's replicas must be
+ * Running on the other worker within the node-failure target (10 s;
+ * Kubernetes' defaults take ~6 min). When the worker comes back, its kubelet
+ * removes the containers of the pods it lost, and the RC still has exactly 4.
+ * Figures go to the test's diagnostics.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { docker, nodeName, podContainers, workerContainers } from '../../scripts/compose/compose-cluster.js';
-import { runningPods, sleeperRC, startChaosCluster, waitUntil } from './chaos-cluster.js';
+import { leaseNames, runningPods, sleeperRC, startChaosCluster, waitUntil, type ChaosCluster } from './chaos-cluster.js';
+import { lostWrites, startWriteLoad, type LoadReport } from './write-load.js';
 
 const NS = 'chaos';
 const REPLICAS = 4;
+
+type Outage = { lostPods: number; recoveredMs: number; cleanedMs: number };
+
+/** Kills worker-1, waits for its pods to run elsewhere, starts it again and waits for its stale containers to go. */
+async function killWorker(c: ChaosCluster, victim: string): Promise<Outage> {
+  const before = await runningPods(c, NS, 'web');
+  const ids = await workerContainers(c, 'worker-1');
+  assert.equal(ids.length, 1, 'one container for worker-1');
+  assert.ok((await podContainers(c, 'worker-1')).length > 0, 'the victim runs containers of its pods');
+  const killedAt = Date.now();
+  await docker(['kill', '-s', 'KILL', ...ids]);
+  c.log(`killed ${victim}`);
+  await waitUntil(`${REPLICAS} pods Running, none on ${victim}`, 60_000, async () => {
+    const pods = await runningPods(c, NS, 'web');
+    return pods.length === REPLICAS && pods.every((p) => p.spec.nodeName !== victim);
+  });
+  const recoveredMs = Date.now() - killedAt;
+  await docker(['start', ...ids]);
+  const restartedAt = Date.now();
+  await waitUntil(`${victim} to remove the containers of the pods it lost`, 60_000, async () => (await podContainers(c, 'worker-1')).length === 0);
+  return { lostPods: before.filter((p) => p.spec.nodeName === victim).length, recoveredMs, cleanedMs: Date.now() - restartedAt };
+}
 
 test('kill -9 a worker: its pods Running elsewhere within 10 s; back, its stale containers go and the count stays exact', { timeout: 600_000 }, async (t) => {
   const c = await startChaosCluster(t, 'keelson-chaos-worker');
@@ -22,41 +46,36 @@ test('kill -9 a worker: its pods Running elsewhere within 10 s; back, its stale 
     const rc = await c.kubectl(['apply', '-f', c.file('rc.json', sleeperRC('web', NS, REPLICAS))]);
     assert.equal(rc.code, 0, rc.stderr);
     const victim = nodeName(c, 'worker-1');
-    const before = await waitUntil(`${REPLICAS} pods Running on both workers`, 90_000, async () => {
+    await waitUntil(`${REPLICAS} pods Running on both workers`, 90_000, async () => {
       const pods = await runningPods(c, NS, 'web');
-      return pods.length === REPLICAS && pods.some((p) => p.spec.nodeName === victim) && pods.some((p) => p.spec.nodeName !== victim) ? pods : undefined;
+      return pods.length === REPLICAS && pods.some((p) => p.spec.nodeName === victim) && pods.some((p) => p.spec.nodeName !== victim);
     });
-    const lost = before.filter((p) => p.spec.nodeName === victim);
-    const staleBefore = await podContainers(c, 'worker-1');
-    assert.ok(staleBefore.length >= lost.length, 'the victim runs containers of its pods');
 
-    const ids = await workerContainers(c, 'worker-1');
-    assert.equal(ids.length, 1, 'one container for worker-1');
-    const killedAt = Date.now();
-    await docker(['kill', '-s', 'KILL', ...ids]);
-    c.log(`killed ${victim} with ${lost.length} of the ${REPLICAS} pods`);
-    await waitUntil(`${REPLICAS} pods Running, none on ${victim}`, 60_000, async () => {
-      const pods = await runningPods(c, NS, 'web');
-      return pods.length === REPLICAS && pods.every((p) => p.spec.nodeName !== victim);
-    });
-    const recoveredMs = Date.now() - killedAt;
-    t.diagnostic(`${victim} killed with ${lost.length} pods: all ${REPLICAS} Running elsewhere after ${(recoveredMs / 1000).toFixed(2)} s`);
-
-    await docker(['start', ...ids]);
-    const restartedAt = Date.now();
-    await waitUntil(`${victim} to remove the containers of the pods it lost`, 60_000, async () => (await podContainers(c, 'worker-1')).length === 0);
-    const cleanedMs = Date.now() - restartedAt;
-    const node = await c.get<{ status?: { conditions?: { type: string; status: string }[] } }>(`/api/v1/nodes/${victim}`);
-    const ready = node.status?.conditions?.find((x) => x.type === 'Ready')?.status;
-    await new Promise((r) => setTimeout(r, 3_000)); // time for a mistaken extra replica to show
+    const load = startWriteLoad({ api: c.api, namespace: NS, rate: 50 });
+    let outage: Outage;
+    let report: LoadReport;
+    try {
+      await waitUntil('the load to flow', 20_000, async () => load.ackedCount() >= 50);
+      outage = await killWorker(c, victim);
+      await new Promise((r) => setTimeout(r, 3_000)); // time for a mistaken extra replica to show
+    } finally {
+      report = await load.stop();
+    }
     const after = await runningPods(c, NS, 'web');
     const all = await c.get<{ items: unknown[] }>(`/api/v1/namespaces/${NS}/pods?labelSelector=app%3Dweb`);
-    t.diagnostic(`${victim} back: its stale containers removed ${(cleanedMs / 1000).toFixed(1)} s after it started (node Ready=${ready}); pods: ${after.length} Running of ${all.items.length}`);
+    const lost = lostWrites(report, await leaseNames(c, NS));
+    t.diagnostic(
+      `${victim} killed with ${outage.lostPods} of ${REPLICAS} pods: all Running elsewhere after ${(outage.recoveredMs / 1000).toFixed(2)} s; ` +
+        `back, its stale containers removed ${(outage.cleanedMs / 1000).toFixed(1)} s after it started; pods: ${after.length} Running of ${all.items.length}; ` +
+        `writes meanwhile: ${report.sent} sent, ${report.acked.size} acknowledged, ${report.failed.length} failed, ${lost.length} lost`,
+    );
     assert.equal(after.length, REPLICAS, 'exactly the replica count is Running');
     assert.equal(all.items.length, REPLICAS, 'and no extra pod object is left');
+    assert.deepEqual(lost, [], 'no acknowledged write is lost');
+    assert.deepEqual(report.failed, [], 'no write failed: the masters were never touched');
     // The target is 10 s; with the default grace and toleration (5 s + 5 s from the last
     // heartbeat) a few hundred ms of scheduling and container start can pass it: bound it at 12 s.
-    assert.ok(recoveredMs <= 12_000, `pods Running elsewhere within 12 s (took ${recoveredMs} ms)`);
+    assert.ok(outage.recoveredMs <= 12_000, `pods Running elsewhere within 12 s (took ${outage.recoveredMs} ms)`);
   } catch (e) {
     for (const s of ['master-1', 'master-2', 'master-3', 'worker-1', 'worker-2']) t.diagnostic(`--- ${s}:\n${await c.logs(s, 25)}`);
     throw e;

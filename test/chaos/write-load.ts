@@ -29,6 +29,8 @@ export type WriteLoad = {
   failedCount(): number;
   /** Milliseconds since the load started. */
   elapsedMs(): number;
+  /** When the last write was acknowledged, ms since the start (0: none yet). */
+  lastAckMs(): number;
   /** Stops sending, waits for the writes in flight, and reports. */
   stop(): Promise<LoadReport>;
 };
@@ -102,6 +104,7 @@ export function startWriteLoad(o: WriteLoadOptions): WriteLoad {
     ackedCount: () => acked.size,
     failedCount: () => failed.length,
     elapsedMs: () => performance.now() - t0,
+    lastAckMs: () => ackTimes.at(-1) ?? 0,
     stop: async () => {
       stopped = true;
       await loop;
