@@ -291,7 +291,10 @@ describe('Service cluster IPs and node ports', () => {
     await kv.create('ip.10.96.0.41', JSON.stringify({ namespace: 'default', name: 'lost', uid: 'no-such-uid' }));
     // A Service from before allocations: its key is missing.
     await kv.delete('ip.10.96.0.40');
+    const np = await ok(s.url, 'POST', svcPath('default'), nodePortService('kept-np', 30555));
+    await kv.delete('nodeport.30555');
     await until('the missing allocation of 10.96.0.40 to be recorded', async () => (await held('alloc-repair')).get('ip.10.96.0.40') === svc.metadata.uid, 5_000);
+    await until('the missing allocation of node port 30555 to be recorded', async () => (await held('alloc-repair')).get('nodeport.30555') === np.metadata.uid, 5_000);
     assert.equal((await held('alloc-repair')).get('ip.10.96.0.41'), 'no-such-uid', 'within the grace the leak stays');
     await until('the leaked 10.96.0.41 to be released', async () => !(await held('alloc-repair')).has('ip.10.96.0.41'), 20_000);
     await ok(s.url, 'POST', svcPath('default'), service('reuse', { clusterIP: '10.96.0.41' }));

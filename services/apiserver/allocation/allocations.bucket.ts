@@ -37,19 +37,27 @@ export type Allocation = {
  */
 export type Claim = { outcome: 'claimed' } | { outcome: 'held' } | { outcome: 'taken'; holder?: Allocation };
 
-export const ALLOCATIONS_BUCKET_SUFFIX = '-allocations';
-
 export function allocationsBucketName(storeBucket: string): string {
-  return `${storeBucket}${ALLOCATIONS_BUCKET_SUFFIX}`;
+  return `${storeBucket}-allocations`;
 }
 
+const IP_PREFIX = 'ip.';
+const NODE_PORT_PREFIX = 'nodeport.';
+
 export function ipKey(ip: string): string {
-  return `ip.${ip}`;
+  return `${IP_PREFIX}${ip}`;
 }
 
 /** One key per node port whatever the protocol: as in Kubernetes, only one Service holds a node port (its TCP and UDP ports may share it). */
 export function nodePortKey(port: number): string {
-  return `nodeport.${port}`;
+  return `${NODE_PORT_PREFIX}${port}`;
+}
+
+/** The value a key stands for (the inverse of ipKey / nodePortKey); undefined for a key of neither shape. */
+export function parseKey(key: string): { ip: string } | { nodePort: number } | undefined {
+  if (key.startsWith(IP_PREFIX)) return { ip: key.slice(IP_PREFIX.length) };
+  if (key.startsWith(NODE_PORT_PREFIX)) return { nodePort: Number(key.slice(NODE_PORT_PREFIX.length)) };
+  return undefined;
 }
 
 

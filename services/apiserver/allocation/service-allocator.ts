@@ -9,7 +9,7 @@
 import type { KObject } from '../../lib/api/resources.js';
 import { errors } from '../../lib/errors/index.js';
 import { Errs, type PortRange } from '../registry/validation/index.js';
-import { ipKey, nodePortKey, type AllocationsBucket, type Owner } from './allocations.bucket.js';
+import { ipKey, nodePortKey, parseKey, type AllocationsBucket, type Owner } from './allocations.bucket.js';
 import { IP_BAND, NODE_PORT_BAND, pickFree, staticBand } from './pick.js';
 import type { ServiceIPRange } from './ranges.js';
 import { clusterIPOf, needsClusterIP, nodePortsOf, portsWanting, setClusterIP, setNodePort } from './service-fields.js';
@@ -78,9 +78,10 @@ export class ServiceAllocator {
 
   /** Whether a value of the Service lies in the configured ranges (repair records only those). */
   inRange(key: string): boolean {
-    if (key.startsWith('ip.')) return this.ipRange.contains(key.slice('ip.'.length));
-    const port = Number(key.split('.')[2]);
-    return port >= this.nodePortRange.min && port <= this.nodePortRange.max;
+    const value = parseKey(key);
+    if (!value) return false;
+    if ('ip' in value) return this.ipRange.contains(value.ip);
+    return value.nodePort >= this.nodePortRange.min && value.nodePort <= this.nodePortRange.max;
   }
 
   /**
