@@ -5,6 +5,7 @@
  * the term ends (deadline missed, deposed, or a graceful stop that then hands
  * the lease over).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { KeelsonClient } from '../client/index.js';
 import { startLeaderElection, type LeaderElection } from '../leader-election/index.js';
 
@@ -52,10 +53,7 @@ export async function runLeaderElected<W extends { stop(): Promise<void> }>(opts
           work = await opts.start(opts.client.withToken(token));
         } catch (e) {
           log(`${opts.election}: could not start work (${(e as Error).message}); trying again in ${pause} ms`);
-          await new Promise((r) => {
-            const timer = setTimeout(r, pause);
-            signal.addEventListener('abort', () => (clearTimeout(timer), r(undefined)), { once: true });
-          });
+          await sleep(pause, undefined, { signal }).catch(() => undefined); // an abort ends the pause
         }
       }
       if (!work) {
