@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../../services/lib/nats-server/index.js';
+import { until } from '../harness/wait.js';
 import { composeCluster, composeDown, composeUp, type ComposeCluster } from '../../scripts/compose/compose-cluster.js';
 
 const run = promisify(execFile);
@@ -119,18 +120,7 @@ export async function runningPods(c: ChaosCluster, namespace: string, app: strin
   return pods.items.filter((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp);
 }
 
-/** Polls `probe` every 250 ms until it returns a value (not undefined/false); rejects after `ms` with the last error. */
-export async function waitUntil<T>(what: string, ms: number, probe: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last = '';
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = (e as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out after ${ms / 1000} s waiting for ${what}${last ? ` (last error: ${last})` : ''}`);
+/** `until` as the chaos tests poll: every 250 ms, an error (a master down) only meaning "not yet". */
+export function waitUntil<T>(what: string, ms: number, probe: () => Promise<T | undefined | false>): Promise<T> {
+  return until(what, probe, ms, { intervalMs: 250, retryOn: () => true });
 }

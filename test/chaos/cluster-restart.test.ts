@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compose, docker, podContainers, waitServing } from '../../scripts/compose/compose-cluster.js';
 import { leaseNames, runningPods, sleeperRC, startChaosCluster, waitUntil } from './chaos-cluster.js';
-import { lostWrites, startWriteLoad, type LoadReport } from './write-load.js';
+import { createLease, lostWrites, startWriteLoad, type LoadReport } from './write-load.js';
 
 const NS = 'chaos';
 
@@ -24,12 +24,8 @@ test('the whole cluster restarted: every object back, running pods adopted, not 
     });
     const leases = Array.from({ length: 20 }, (_, i) => `kept-${i}`);
     for (const name of leases) {
-      const res = await fetch(`${c.api}/apis/coordination.k8s.io/v1/namespaces/${NS}/leases`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name }, spec: { holderIdentity: 'restart-test' } }),
-      });
-      assert.equal(res.status, 201, await res.text());
+      const res = await createLease(c.api, NS, name, 'restart-test');
+      assert.equal(res.status, 201, res.text);
     }
     const containersBefore = (await podContainers(c)).sort();
     const startedAt = async (ids: string[]) => docker(['inspect', '--format', '{{.Id}} {{.State.StartedAt}} {{.RestartCount}}', ...ids]);

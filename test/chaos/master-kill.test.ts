@@ -12,8 +12,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { docker, masterContainers } from '../../scripts/compose/compose-cluster.js';
-import { leaseHolder, runningPods, sleeperRC, startChaosCluster, waitUntil } from './chaos-cluster.js';
-import { startWriteLoad } from './write-load.js';
+import { leaseHolder, leaseNames, runningPods, sleeperRC, startChaosCluster, waitUntil } from './chaos-cluster.js';
+import { lostWrites, startWriteLoad } from './write-load.js';
 
 const NS = 'chaos';
 
@@ -72,9 +72,7 @@ test('kill -9 one master under load: no acknowledged write lost, kubectl keeps w
     await reads;
     const report = await load.stop();
 
-    const stored = await c.get<{ items: { metadata: { name: string } }[] }>(`/apis/coordination.k8s.io/v1/namespaces/${NS}/leases`);
-    const names = new Set(stored.items.map((l) => l.metadata.name));
-    const lost = [...report.acked.keys()].filter((n) => !names.has(n));
+    const lost = lostWrites(report, await leaseNames(c, NS));
     const failedAfterKill = report.failed.filter((f) => f.atMs >= killedAt - 1_000);
     t.diagnostic(
       `writes: ${report.sent} sent, ${report.acked.size} acknowledged, ${report.failed.length} failed ` +

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { docker, masterContainers } from '../../scripts/compose/compose-cluster.js';
 import { leaseNames, runningPods, sleeperRC, startChaosCluster, waitUntil, type ChaosCluster } from './chaos-cluster.js';
-import { lostWrites, startWriteLoad, type LoadReport } from './write-load.js';
+import { createLease, lostWrites, startWriteLoad, type LoadReport } from './write-load.js';
 
 const NS = 'chaos';
 
@@ -23,13 +23,8 @@ type Answer = { name: string; status: number; reason?: string; ms: number };
 async function write(c: ChaosCluster, name: string): Promise<Answer> {
   const t0 = Date.now();
   try {
-    const res = await fetch(`${c.api}/apis/coordination.k8s.io/v1/namespaces/${NS}/leases`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name }, spec: { holderIdentity: 'quorum-test' } }),
-      signal: AbortSignal.timeout(60_000),
-    });
-    const body = (await res.json().catch(() => ({}))) as { kind?: string; reason?: string };
+    const res = await createLease(c.api, NS, name, 'quorum-test', 60_000);
+    const body = (JSON.parse(res.text || '{}') as { kind?: string; reason?: string }) ?? {};
     return { name, status: res.status, ...(body.kind === 'Status' ? { reason: body.reason } : {}), ms: Date.now() - t0 };
   } catch (e) {
     const err = e as Error & { cause?: { code?: string; message?: string } };

@@ -12,8 +12,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { docker, masterContainers } from '../../scripts/compose/compose-cluster.js';
-import { leaseHolder, runningPods, sleeperRC, startChaosCluster, waitUntil } from './chaos-cluster.js';
-import { startWriteLoad } from './write-load.js';
+import { leaseHolder, leaseNames, runningPods, sleeperRC, startChaosCluster, waitUntil } from './chaos-cluster.js';
+import { lostWrites, startWriteLoad } from './write-load.js';
 
 const NS = 'chaos';
 
@@ -93,9 +93,7 @@ test('a master cut off the network: it accepts no write, its leaders step down, 
     } finally {
       report = await load.stop();
     }
-    const stored = await c.get<{ items: { metadata: { name: string } }[] }>(`/apis/coordination.k8s.io/v1/namespaces/${NS}/leases`);
-    const names = new Set(stored.items.map((l) => l.metadata.name));
-    const notListed = [...report.acked.keys()].filter((n) => !names.has(n));
+    const notListed = lostWrites(report, await leaseNames(c, NS));
     // A name missing from the list is looked up on its own: missing from a watch cache is not missing from the store.
     const lost: string[] = [];
     for (const n of notListed) {

@@ -60,23 +60,11 @@ export function startWriteLoad(o: WriteLoadOptions): WriteLoad {
 
   const write = async (name: string) => {
     const started = performance.now();
-    const body = {
-      apiVersion: 'coordination.k8s.io/v1',
-      kind: 'Lease',
-      metadata: { name, namespace: o.namespace },
-      spec: { holderIdentity: prefix, leaseDurationSeconds: 3600 },
-    };
     try {
-      const res = await fetch(`${o.api}/apis/coordination.k8s.io/v1/namespaces/${o.namespace}/leases`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      const text = await res.text();
-      if (res.status !== 201) throw new Error(`HTTP ${res.status}: ${text.slice(0, 300)}`);
-      const rv = (JSON.parse(text) as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;
-      if (!rv) throw new Error(`HTTP 201 without a resourceVersion: ${text.slice(0, 300)}`);
+      const res = await createLease(o.api, o.namespace, name, prefix, timeoutMs);
+      if (res.status !== 201) throw new Error(`HTTP ${res.status}: ${res.text.slice(0, 300)}`);
+      const rv = (JSON.parse(res.text) as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;
+      if (!rv) throw new Error(`HTTP 201 without a resourceVersion: ${res.text.slice(0, 300)}`);
       acked.set(name, rv);
       const now = performance.now();
       ackTimes.push(now - t0);
@@ -121,6 +109,17 @@ export function startWriteLoad(o: WriteLoadOptions): WriteLoad {
       return { sent, acked, failed, durationMs, latencyMs: { p50: pct(0.5), p99: pct(0.99), max: sorted.at(-1) ?? NaN }, stall };
     },
   };
+}
+
+/** One Lease create through `api`: the answer's status and body. Rejects only when no answer came (network, timeout). */
+export async function createLease(api: string, namespace: string, name: string, holder: string, timeoutMs = 30_000): Promise<{ status: number; text: string }> {
+  const res = await fetch(`${api}/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec: { holderIdentity: holder, leaseDurationSeconds: 3600 } }),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  return { status: res.status, text: await res.text() };
 }
 
 /** Acknowledged writes that are not in the store afterwards (by name), given the names the store lists. */

@@ -4,14 +4,32 @@
  */
 import { isNotFound } from '../../services/lib/errors/index.js';
 
+export type UntilOptions = {
+  /** Pause between probes (default 20 ms). */
+  intervalMs?: number;
+  /** An error the probe throws that only means "not yet" (default: none; it is thrown). */
+  retryOn?: (e: unknown) => boolean;
+};
+
 /** Polls `probe` until it returns something other than undefined/false. */
-export async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 5_000): Promise<T> {
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 5_000,
+  opts: UntilOptions = {},
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  let lastError = '';
   for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+    } catch (e) {
+      if (!opts.retryOn?.(e)) throw e;
+      lastError = (e as Error).message;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${lastError})` : ''}`);
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 20));
   }
 }
 
