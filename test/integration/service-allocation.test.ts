@@ -62,7 +62,7 @@ async function allocationsHeld(nc: NatsConnection, bucket: string): Promise<Map<
   const js = jetstream(nc);
   const kv = await new Kvm(js).open(bucket);
   const out = new Map<string, string>();
-  for (const k of await bucketKeys(js, bucket)) {
+  for (const k of await bucketKeys(await js.jetstreamManager(false), bucket)) {
     const e = await kv.get(k);
     if (e?.operation === 'PUT') out.set(k, e.json<{ uid: string }>().uid);
   }

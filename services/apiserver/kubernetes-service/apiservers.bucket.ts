@@ -11,7 +11,7 @@
  * every few seconds that every watcher of leases sees, and expired ones would
  * need collecting; the TTL bucket expires keys by itself, outside the store.
  */
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstream, type JetStreamManager } from '@nats-io/jetstream';
 import { bucketKeys } from '../../lib/kv/index.js';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -31,7 +31,8 @@ export function recordKey(address: string, port: number): string {
 export class ApiServersBucket {
   private constructor(
     readonly kv: KV,
-    private readonly js: JetStreamClient,
+    /** Kept: the list is read every few seconds (`bucketKeys`). */
+    private readonly jsm: JetStreamManager,
     readonly name: string,
     /** The bucket's TTL: how long a record outlives its last write. */
     readonly leaseMs: number,
@@ -48,7 +49,7 @@ export class ApiServersBucket {
     const kv = opts.bindOnly
       ? await kvm.open(name)
       : await kvm.create(name, { ttl: opts.leaseMs, history: 1, replicas: opts.replicas ?? 1, storage: 'file' } as never);
-    return new ApiServersBucket(kv, js, name, (await kv.status()).ttl || opts.leaseMs || 0);
+    return new ApiServersBucket(kv, await js.jetstreamManager(false), name, (await kv.status()).ttl || opts.leaseMs || 0);
   }
 
   async put(record: ApiServerRecord): Promise<void> {
@@ -62,7 +63,7 @@ export class ApiServersBucket {
   /** The records of every API server whose key has not expired, with when each was last written. */
   async list(): Promise<(ApiServerRecord & { writtenMs: number })[]> {
     const out: (ApiServerRecord & { writtenMs: number })[] = [];
-    for (const k of await bucketKeys(this.js, this.name)) {
+    for (const k of await bucketKeys(this.jsm, this.name)) {
       const e = await this.kv.get(k);
       if (e?.operation !== 'PUT') continue;
       try {

@@ -5,10 +5,9 @@
  * keys are rewritten every few seconds (leases, the API servers' records) it
  * has returned a key twice or left one out.
  */
-import type { JetStreamClient } from '@nats-io/jetstream';
+import type { JetStreamManager } from '@nats-io/jetstream';
 
-export async function bucketKeys(js: JetStreamClient, bucket: string): Promise<string[]> {
-  const jsm = await js.jetstreamManager();
+export async function bucketKeys(jsm: JetStreamManager, bucket: string): Promise<string[]> {
   const prefix = `$KV.${bucket}.`;
   const info = await jsm.streams.info(`KV_${bucket}`, { subjects_filter: `${prefix}>` });
   return Object.keys(info.state.subjects ?? {})

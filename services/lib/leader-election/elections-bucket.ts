@@ -5,7 +5,7 @@
  * revision, release = delete at the last revision; the revision of the create is
  * the term. Expiry is silent (no watch event): followers time it themselves.
  */
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstream, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { LEASE_LOST, type AcquireOutput, type Holder, type LeaseRef, type RenewOutput } from '../../../statecharts/leader.machine.js';
@@ -80,7 +80,7 @@ export type OpenOptions = {
 export class ElectionsBucket {
   private constructor(
     readonly kv: KV,
-    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
     /** The bucket's TTL: the real lease duration, whatever was asked for. */
     readonly leaseMs: number,
     readonly replicas: number,
@@ -88,20 +88,21 @@ export class ElectionsBucket {
 
   static async open(nc: NatsConnection, opts: OpenOptions = {}): Promise<ElectionsBucket> {
     const js = jetstream(nc, { timeout: opts.timeoutMs ?? 5_000 });
+    const jsm = await js.jetstreamManager(false);
     const kvm = new Kvm(js);
     const kv = opts.bindOnly
       ? await kvm.open(ELECTIONS_BUCKET)
       : await kvm.create(ELECTIONS_BUCKET, {
           ttl: opts.leaseMs,
           history: 1,
-          replicas: opts.replicas ?? (await storeReplicas(js)),
+          replicas: opts.replicas ?? (await storeReplicas(jsm)),
           // Survives a restart of every server: a lease must not vanish while its holder still acts.
           storage: 'file',
           // Reads from the stream leader only: a stale read could make a lost lease look held.
           allow_direct: false,
         } as never);
     const status = await kv.status();
-    return new ElectionsBucket(kv, js, status.ttl, status.streamInfo.config.num_replicas || 1);
+    return new ElectionsBucket(kv, jsm, status.ttl, status.streamInfo.config.num_replicas || 1);
   }
 
   async get(election: string): Promise<Election | undefined> {
@@ -112,7 +113,7 @@ export class ElectionsBucket {
   /** Every election currently held. */
   async list(): Promise<Election[]> {
     const out: Election[] = [];
-    for (const key of await bucketKeys(this.js, ELECTIONS_BUCKET)) {
+    for (const key of await bucketKeys(this.jsm, ELECTIONS_BUCKET)) {
       const e = await this.get(key);
       if (e) out.push(e);
     }
@@ -121,9 +122,8 @@ export class ElectionsBucket {
 }
 
 /** The object store's replicas: the elections bucket lives as long and as safely. */
-async function storeReplicas(js: JetStreamClient): Promise<number> {
+async function storeReplicas(jsm: JetStreamManager): Promise<number> {
   try {
-    const jsm = await js.jetstreamManager();
     return (await jsm.streams.info(`KV_${DEFAULT_BUCKET}`)).config.num_replicas || 1;
   } catch {
     return 1;
