@@ -18,16 +18,19 @@ export type ConntrackDeletion = string[];
 
 const udp = (ports: ServicePort[]) => new Map(ports.filter((p) => p.protocol === 'UDP').map((p) => [p.key, p]));
 
+/** The conntrack matches of a service port's frontends: its cluster IP and port, its node port. */
+const frontends = (p: ServicePort) => [
+  ...(p.clusterIP ? [['--orig-dst', p.clusterIP, '--orig-port-dst', String(p.port)]] : []),
+  ...(p.nodePort ? [['--orig-port-dst', String(p.nodePort)]] : []),
+];
+
 /** The conntrack deletions a change from `before` to `after` calls for. */
 export function staleUdpDeletions(before: ServicePort[], after: ServicePort[]): ConntrackDeletion[] {
   const was = udp(before);
+  const is = udp(after);
   const out: ConntrackDeletion[] = [];
-  for (const [key, now] of udp(after)) {
+  for (const [key, now] of is) {
     const prev = was.get(key);
-    const frontends = (p: ServicePort) => [
-      ...(p.clusterIP ? [['--orig-dst', p.clusterIP, '--orig-port-dst', String(p.port)]] : []),
-      ...(p.nodePort ? [['--orig-port-dst', String(p.nodePort)]] : []),
-    ];
     if ((!prev || prev.endpoints.length === 0) && now.endpoints.length > 0) {
       for (const f of frontends(now)) out.push(['-p', 'udp', ...f]);
       continue;
@@ -39,7 +42,7 @@ export function staleUdpDeletions(before: ServicePort[], after: ServicePort[]): 
     }
   }
   for (const [key, prev] of was) {
-    if (udp(after).has(key)) continue;
+    if (is.has(key)) continue;
     // The service port is gone: its flows must not keep reaching what it pointed at.
     for (const e of prev.endpoints) if (prev.clusterIP) out.push(['-p', 'udp', '--orig-dst', prev.clusterIP, '--orig-port-dst', String(prev.port), '--dst-nat', e.ip]);
   }
