@@ -57,7 +57,12 @@ export class Balancer {
 
   /** Whether `endpoint` is still one of the choices. */
   has(endpoint: Endpoint): boolean {
-    return this.keys.has(endpointKey(endpoint));
+    return this.hasKey(endpointKey(endpoint));
+  }
+
+  /** The same, by the endpoint's key (`endpointKey`), for callers that keep it. */
+  hasKey(key: string): boolean {
+    return this.keys.has(key);
   }
 
   /**

@@ -6,6 +6,7 @@
  */
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import { endpointKey } from './balancer.js';
 import type { Endpoint } from '../types.js';
 
 /** Datagrams held while the upstream socket is still connecting; more are dropped, as UDP may. */
@@ -23,6 +24,8 @@ export type UdpFlowOptions = {
 
 export class UdpFlow {
   readonly endpoint: Endpoint;
+  /** Its balancer key, made once: every datagram checks the endpoint is still a choice. */
+  readonly endpointKey: string;
   private readonly upstream: dgram.Socket;
   private queue: Buffer[] | undefined = [];
   private lastActive = Date.now();
@@ -31,6 +34,7 @@ export class UdpFlow {
 
   constructor(private readonly options: UdpFlowOptions) {
     this.endpoint = options.endpoint;
+    this.endpointKey = endpointKey(options.endpoint);
     this.upstream = dgram.createSocket(isIPv6(options.endpoint.ip) ? 'udp6' : 'udp4');
     this.upstream.on('message', (message) => {
       this.lastActive = Date.now();

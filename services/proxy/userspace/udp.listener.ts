@@ -62,7 +62,7 @@ export class UdpListener implements Listener {
   private receive(message: Buffer, from: dgram.RemoteInfo): void {
     const id = `${from.address}|${from.port}`;
     let flow = this.flows.get(id);
-    if (flow && !this.route.balancer.has(flow.endpoint)) {
+    if (flow && !this.route.balancer.hasKey(flow.endpointKey)) {
       flow.close();
       flow = undefined;
     }
