@@ -13,6 +13,7 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import type { ClusterStatus } from '../../services/apiserver/cluster-status/index.js';
 import { kubeconfig } from '../../services/up/kubeconfig.js';
 
 const run = promisify(execFile);
@@ -139,11 +140,11 @@ export async function waitServing(c: ComposeCluster, timeoutMs: number, log: (li
   let said = '';
   while (Date.now() < deadline) {
     try {
-      const ready = await fetch(`${c.api}/readyz`, { signal: AbortSignal.timeout(2_000) });
-      if (ready.status !== 200) throw new Error(`/readyz through haproxy: ${ready.status}`);
-      const nodes = (await (await fetch(`${c.api}/api/v1/nodes`, { signal: AbortSignal.timeout(2_000) })).json()) as NodeList;
-      const notReady = WORKERS.map((w) => nodeName(c, w)).filter((n) => !isReady(nodes, n));
-      const status = (await (await fetch(`${c.api}/keelson/v1/status`, { signal: AbortSignal.timeout(8_000) })).json()) as { masters?: { items?: { hostname: string }[] } };
+      const readyz = await fetch(`${c.api}/readyz`, { signal: AbortSignal.timeout(2_000) });
+      if (readyz.status !== 200) throw new Error(`/readyz through haproxy: ${readyz.status}`);
+      const status = (await (await fetch(`${c.api}/keelson/v1/status`, { signal: AbortSignal.timeout(8_000) })).json()) as ClusterStatus;
+      const ready = new Set(status.nodes?.items?.filter((n) => n.ready === 'True').map((n) => n.name));
+      const notReady = WORKERS.map((w) => nodeName(c, w)).filter((n) => !ready.has(n));
       const masters = new Set(status.masters?.items?.map((m) => m.hostname));
       const missing = MASTERS.map((n) => `master-${n}`).filter((m) => !masters.has(m));
       if (notReady.length === 0 && missing.length === 0) return;
@@ -155,13 +156,6 @@ export async function waitServing(c: ComposeCluster, timeoutMs: number, log: (li
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new Error(`the compose cluster ${c.name} did not come up in ${timeoutMs / 1000} s: ${last}\n(see: docker-compose -p ${c.name} logs)`);
-}
-
-type NodeList = { items?: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[] };
-
-function isReady(nodes: NodeList, name: string): boolean {
-  const node = nodes.items?.find((n) => n.metadata.name === name);
-  return node?.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True') ?? false;
 }
 
 /** Removes everything: compose containers and volumes, the workers' pods, the network, the node data. */
