@@ -20,7 +20,7 @@ export const CONTROL_LOOPS_HELP = `  scheduler          Binds pending pods to no
       --eviction-ms N    (controller-manager) how long pods tolerate an unhealthy node (default 5000)
 `;
 
-export type Kind = 'scheduler' | 'controller-manager';
+type Kind = 'scheduler' | 'controller-manager';
 
 export type ControlLoopOptions = {
   /** The NATS connection the loop works through (the caller closes it). */

@@ -6,5 +6,5 @@
  *   const report = await clusterStatus(nc, { storeBucket, objects }); // the API server, GET /keelson/v1/status
  */
 export { clusterStatus, nodeStatus, type ClusterStatusOptions, type ObjectLister } from './cluster-status.js';
-export { foldPeers, natsSection } from './nats-peers.js';
+export { natsSection } from './nats-peers.js';
 export * from './report.js';

@@ -50,7 +50,7 @@ function streamStatus(si: StreamInfo, single: string | undefined): StreamStatus 
 }
 
 /** Every peer named by a stream, with the worst any stream says of it. */
-export function foldPeers(streams: StreamStatus[]): NatsPeer[] {
+function foldPeers(streams: StreamStatus[]): NatsPeer[] {
   const peers = new Map<string, NatsPeer>();
   const peer = (name: string) => {
     let p = peers.get(name);

@@ -40,7 +40,7 @@ export function followKv(nc: NatsConnection, kv: KV, opts: FollowOptions, onEntr
         if (stopped) iter.stop();
         for await (const e of iter) onEntry(e);
       } catch (e) {
-        if (!stopped && !nc.isClosed()) opts.log?.(`watching ${opts.key} in the elections bucket failed, retrying: ${(e as Error).message}`);
+        if (!stopped && !nc.isClosed()) opts.log?.(`watching ${opts.key} failed, retrying: ${(e as Error).message}`);
       }
       current = undefined;
       if (stopped || nc.isClosed()) break;

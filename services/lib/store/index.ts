@@ -22,7 +22,7 @@ import { isCasFailure } from '../kv/index.js';
 import { Bucket, type Written } from './bucket.js';
 import { DEFAULT_RETRY_POLICY, within, WriteOutcomeUnknown, type RetryPolicy } from './retry.js';
 
-export { DEFAULT_RETRY_POLICY, isRetryable, type RetryPolicy } from './retry.js';
+export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
 export { REQUEST_ID_HEADER, withRequestId } from './write-ids.js';
 
 export const DEFAULT_BUCKET = 'keelson';
