@@ -74,12 +74,28 @@ export async function startNodeProxy(opts: NodeProxyOptions): Promise<NodeProxy>
   };
 }
 
-/** Keeps every cluster IP a local address, before the user-space backend binds to them. */
+const RECHECK_LOCAL_ADDRESSES_MS = 30_000;
+
+/**
+ * Keeps every cluster IP a local address, before the user-space backend binds
+ * to them. Most syncs change only endpoints: the `ip` commands run when the set
+ * of cluster IPs changed, and otherwise at most every 30 s (an address
+ * someone removed comes back then).
+ */
 class LocalAddressBackend implements ProxyBackend {
+  private applied = '';
+  private appliedAt = 0;
+
   constructor(private readonly local: LocalAddresses) {}
 
   async sync(ports: ServicePort[]): Promise<void> {
-    await this.local.sync(clusterIPsOf(ports));
+    const ips = clusterIPsOf(ports);
+    const wanted = [...ips].sort().join(',');
+    if (wanted === this.applied && performance.now() - this.appliedAt < RECHECK_LOCAL_ADDRESSES_MS) return;
+    this.applied = '';
+    await this.local.sync(ips);
+    this.applied = wanted;
+    this.appliedAt = performance.now();
   }
 
   stop(): Promise<void> {
