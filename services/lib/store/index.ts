@@ -246,8 +246,15 @@ export class Store {
       return { synced, done: Promise.resolve(), stop: async () => undefined };
     }
     let lastSeq = 0;
+    // Set when the watchdog gives the consumer up: from then on nothing of it is
+    // delivered (its owner resumes from the last revision it saw), and the watch
+    // is over even if closing the consumer's subscription never settles.
+    let abandoned = false;
+    let abandon!: () => void;
+    const given = new Promise<void>((r) => (abandon = r));
     messages = await consumer.consume({
       callback: (m: JsMsg) => {
+        if (abandoned) return;
         lastSeq = m.seq;
         const key = parseStoreKey(m.subject.slice(prefix.length));
         if (key) {
@@ -261,8 +268,12 @@ export class Store {
         if (!isSynced && --pending <= 0) setSynced();
       },
     });
-    const watchdog = watchConsumer(consumer, () => lastSeq, () => void messages?.close());
-    const done = messages.closed().then(() => clearInterval(watchdog));
+    const watchdog = watchConsumer(consumer, () => lastSeq, () => {
+      abandoned = true;
+      abandon();
+      void messages?.close().catch(() => undefined);
+    });
+    const done = Promise.race([messages.closed().then(() => undefined), given]).then(() => clearInterval(watchdog));
     return {
       synced,
       done,
