@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs every test file with Node's own test runner (Node 20 does not expand
 // globs itself). `npm test -- unit` runs only the files whose path contains
-// "unit"; the TAP summary (# pass / # fail) is what CI reads.
+// "unit"; the TAP summary (# pass / # fail) is what CI reads, and below it every
+// failed test once more with its error (scripts/test-failures-reporter.mjs).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,5 +27,9 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`);
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', ...files], { stdio: 'inherit' });
+const reporters = [
+  '--test-reporter=tap', '--test-reporter-destination=stdout',
+  `--test-reporter=${new URL('./test-failures-reporter.mjs', import.meta.url).href}`, '--test-reporter-destination=stdout',
+];
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...reporters, ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);
