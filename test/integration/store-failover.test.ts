@@ -275,12 +275,10 @@ describe('the store when the server leading its stream is killed (R3)', () => {
     t.diagnostic(`${[...acked.values()].reduce((a, h) => a + h.length, 0)} acknowledged writes, ${lost} keys not at their last acknowledged write`);
     assert.equal(lost, 0, 'no acknowledged write lost');
 
-    // The watches caught up: a watch whose consumer died with the server is resumed, not left silent.
-    // TODO (runs and reports, does not fail the suite): about once in five failovers a watch stays
-    // at the kill's revision although its consumer answers and shows nothing pending — a case the
-    // store's watchdog does not see yet.
+    // The watches caught up: a watch whose consumer died with the server, or that
+    // its consumer left silent after the election, is resumed by the store's watchdog.
     const head = Math.max(...[...acked.values()].map((h) => h.at(-1)!.rev));
-    await t.test('both watches catch up with the last acknowledged write', { todo: 'issue 6: a watch can stay silent after a stream-leader failover' }, async (st) => {
+    await t.test('both watches catch up with the last acknowledged write', async (st) => {
       const caughtUp = Date.now();
       await Promise.all(informers.map((i) => i.waitForRevision(head, 10_000)));
       st.diagnostic(`both watches reached the last acknowledged revision ${head} ${Date.now() - caughtUp} ms after the load ended`);

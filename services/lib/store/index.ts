@@ -6,7 +6,6 @@
  */
 import {
   DeliverPolicy,
-  JetStreamApiError,
   jetstream,
   type ConsumerMessages,
   type JetStreamClient,
@@ -20,7 +19,8 @@ import { CodecError, decodeObject, encodeObject } from '../codec/index.js';
 import { ApiError, errors } from '../errors/index.js';
 import { isCasFailure } from '../kv/index.js';
 import { Bucket, type Written } from './bucket.js';
-import { DEFAULT_RETRY_POLICY, within, WriteOutcomeUnknown, type RetryPolicy } from './retry.js';
+import { DEFAULT_RETRY_POLICY, WriteOutcomeUnknown, type RetryPolicy } from './retry.js';
+import { watchConsumer } from './watchdog.js';
 
 export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
 export { REQUEST_ID_HEADER, withRequestId } from './write-ids.js';
@@ -107,7 +107,7 @@ export class Store {
     private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
     private readonly keys: Bucket,
-    private readonly streamInfo: () => Promise<number>,
+    private readonly stream: StreamProbe,
   ) {}
 
   static async open(nc: NatsConnection, opts: StoreOptions = {}): Promise<Store> {
@@ -122,8 +122,12 @@ export class Store {
     const jsm = await jetstream(nc, { timeout: policy.attemptTimeoutMs }).jetstreamManager(false);
     const direct = (await kv.status()).streamInfo.config.allow_direct === true;
     const keys = new Bucket({ bucket, js, jsm, direct, policy, hooks: { onRetry: opts.onRetry } });
-    const lastSeq = async () => Number((await jsm.streams.info(`KV_${bucket}`)).state.last_seq);
-    return new Store(kv, bucket, nc, js, keys, lastSeq);
+    const stream: StreamProbe = {
+      lastSeq: async () => Number((await jsm.streams.info(`KV_${bucket}`)).state.last_seq),
+      // Not a direct get: the stream leader answers, never a replica that lags.
+      firstAfter: async (subject, seq) => (await jsm.streams.getMessage(`KV_${bucket}`, { seq: seq + 1, next_by_subj: subject } as never))?.seq,
+    };
+    return new Store(kv, bucket, nc, js, keys, stream);
   }
 
   get connection(): NatsConnection {
@@ -136,7 +140,7 @@ export class Store {
    * one attempt timeout, and the watch cache then answers from what it holds.
    */
   async revision(): Promise<number> {
-    return this.streamInfo();
+    return this.stream.lastSeq();
   }
 
   /** The object under a key; with direct gets (the default) any replica answers. */
@@ -217,11 +221,12 @@ export class Store {
     opts: { fromRevision?: number; until?: 'synced' } = {},
   ): Promise<StoreWatch> {
     const prefix = `$KV.${this.bucket}.`;
+    const subject = prefix + storeFilter(filter.resource, filter.namespace);
     const resume = opts.fromRevision !== undefined;
     let consumer: PushConsumer;
     try {
       consumer = await this.js.consumers.getPushConsumer(`KV_${this.bucket}`, {
-        filter_subjects: prefix + storeFilter(filter.resource, filter.namespace),
+        filter_subjects: subject,
         deliver_policy: resume ? DeliverPolicy.StartSequence : DeliverPolicy.LastPerSubject,
         ...(resume ? { opt_start_seq: opts.fromRevision! + 1 } : {}),
       });
@@ -245,7 +250,8 @@ export class Store {
       await consumer.delete().catch(() => undefined);
       return { synced, done: Promise.resolve(), stop: async () => undefined };
     }
-    let lastSeq = 0;
+    // The newest revision delivered (or skipped by starting after it).
+    let lastSeq = opts.fromRevision ?? 0;
     // Set when the watchdog gives the consumer up: from then on nothing of it is
     // delivered (its owner resumes from the last revision it saw), and the watch
     // is over even if closing the consumer's subscription never settles.
@@ -255,7 +261,7 @@ export class Store {
     messages = await consumer.consume({
       callback: (m: JsMsg) => {
         if (abandoned) return;
-        lastSeq = m.seq;
+        lastSeq = Math.max(lastSeq, m.seq);
         const key = parseStoreKey(m.subject.slice(prefix.length));
         if (key) {
           const op = m.headers?.get('KV-Operation');
@@ -268,7 +274,8 @@ export class Store {
         if (!isSynced && --pending <= 0) setSynced();
       },
     });
-    const watchdog = watchConsumer(consumer, () => lastSeq, () => {
+    const missed = () => this.stream.firstAfter(subject, lastSeq);
+    const watchdog = watchConsumer({ info: () => consumer.info(), lastSeq: () => lastSeq, firstMissed: missed }, () => {
       abandoned = true;
       abandon();
       void messages?.close().catch(() => undefined);
@@ -285,57 +292,13 @@ export class Store {
   }
 }
 
-/** How often a watch checks on its consumer, and after how many failed checks in a row it gives up. */
-const WATCHDOG_MS = 2_000;
-const WATCHDOG_STRIKES = 2;
-
-/**
- * Ends a watch whose consumer is gone or stuck. An ordered consumer lives on
- * one server (R1); when that server dies the client only notices after two
- * missed idle heartbeats, which nats.js fixes at 30 s each — a minute of
- * silence in which the watch looks alive and sees nothing. And a push consumer
- * whose messages or flow-control request were lost while the client
- * reconnected to another server exists but sends nothing we see. Asking for the
- * consumer's info every 2 s finds both in seconds: "consumer not found", no
- * answer, or messages pending or delivered beyond what arrived while nothing
- * arrived since the last check — twice in a row — closes the messages, and the watch's owner resumes from the last
- * revision it saw (the informer does). A needless resume costs one consumer and
- * loses no event.
- */
-function watchConsumer(consumer: PushConsumer, lastSeq: () => number, end: () => void): NodeJS.Timeout {
-  let strikes = 0;
-  let asking = false;
-  let seen = lastSeq();
-  const strike = () => {
-    if (++strikes < WATCHDOG_STRIKES) return;
-    clearInterval(timer);
-    end();
-  };
-  const timer = setInterval(() => {
-    if (asking) return;
-    asking = true;
-    const before = seen;
-    within(consumer.info(), WATCHDOG_MS)
-      .then(
-        (info) => {
-          seen = lastSeq();
-          const behind = info.num_pending > 0 || info.delivered.stream_seq > seen;
-          if (behind && seen === before) strike();
-          else strikes = 0;
-        },
-        (e: unknown) => {
-          if (e instanceof JetStreamApiError && e.code === CONSUMER_NOT_FOUND) strikes = WATCHDOG_STRIKES;
-          strike();
-        },
-      )
-      .finally(() => (asking = false));
-  }, WATCHDOG_MS);
-  timer.unref();
-  return timer;
-}
-
-/** JetStream's "consumer not found". */
-const CONSUMER_NOT_FOUND = 10014;
+/** What the store asks its stream's leader, never a replica. */
+type StreamProbe = {
+  /** The stream's last sequence: the store's revision. */
+  lastSeq(): Promise<number>;
+  /** The sequence of the first message under `subject` (wildcards allowed) after `seq`, if any. */
+  firstAfter(subject: string, seq: number): Promise<number | undefined>;
+};
 
 export type StoreWatch = {
   synced: Promise<void>;

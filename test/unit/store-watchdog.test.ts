@@ -1,0 +1,80 @@
+/**
+ * The store watch's watchdog, on a fake consumer: which answers end a watch
+ * (so that its owner resumes it) and which do not.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { JetStreamApiError } from '@nats-io/jetstream';
+import { watchConsumer, type Watched } from '../../services/lib/store/watchdog.js';
+
+const PERIOD = 20;
+
+type Fake = { pending: number; delivered: number; seen: number; missed?: number; info?: 'hang' | 'gone'; probe?: 'hang' };
+
+/** Runs the watchdog on `fake` for `checks` periods; `step` may change the fake between checks. Resolves with the check it ended at, or undefined. */
+async function watch(fake: Fake, checks: number, step: (check: number) => void = () => undefined): Promise<number | undefined> {
+  const never = new Promise<never>(() => undefined);
+  const watched: Watched = {
+    info: () =>
+      fake.info === 'hang'
+        ? never
+        : fake.info === 'gone'
+          ? Promise.reject(new JetStreamApiError({ code: 404, err_code: 10014, description: 'consumer not found' }))
+          : Promise.resolve({ num_pending: fake.pending, delivered: { stream_seq: fake.delivered } }),
+    lastSeq: () => fake.seen,
+    firstMissed: () => (fake.probe === 'hang' ? never : Promise.resolve(fake.missed)),
+  };
+  let endedAt: number | undefined;
+  let check = 0;
+  const timer = watchConsumer(watched, () => (endedAt = check), PERIOD);
+  try {
+    for (check = 1; check <= checks && endedAt === undefined; check++) {
+      await new Promise((r) => setTimeout(r, PERIOD));
+      step(check);
+    }
+    // Let a check in flight finish (a hanging one times out after PERIOD).
+    await new Promise((r) => setTimeout(r, 3 * PERIOD));
+  } finally {
+    clearInterval(timer);
+  }
+  return endedAt;
+}
+
+test('a healthy idle watch is left alone', async () => {
+  assert.equal(await watch({ pending: 0, delivered: 10, seen: 10 }, 8), undefined);
+});
+
+test('a watch making progress is left alone, even with messages pending', async () => {
+  const fake: Fake = { pending: 50, delivered: 60, seen: 10 };
+  assert.equal(await watch(fake, 8, () => (fake.seen += 5)), undefined);
+});
+
+test('a consumer that is gone ends the watch at the first check', async () => {
+  assert.notEqual(await watch({ pending: 0, delivered: 0, seen: 0, info: 'gone' }, 3), undefined);
+});
+
+test('a consumer that does not answer ends the watch after two checks', async () => {
+  assert.notEqual(await watch({ pending: 0, delivered: 0, seen: 0, info: 'hang' }, 8), undefined);
+});
+
+test('a consumer with messages pending that sends none ends the watch', async () => {
+  assert.notEqual(await watch({ pending: 3, delivered: 10, seen: 10 }, 8), undefined);
+});
+
+test('a consumer that delivered beyond what arrived ends the watch', async () => {
+  assert.notEqual(await watch({ pending: 0, delivered: 12, seen: 10 }, 8), undefined);
+});
+
+test('a silent consumer (nothing pending, but the stream holds a later change under the filter) ends the watch', async () => {
+  assert.notEqual(await watch({ pending: 0, delivered: 10, seen: 10, missed: 14 }, 8), undefined);
+});
+
+test('a change delivered right after one check is not a strike held against the watch', async () => {
+  const fake: Fake = { pending: 0, delivered: 10, seen: 10, missed: 14 };
+  // The message the probe saw arrives before the next check.
+  assert.equal(await watch(fake, 8, (c) => c === 1 && Object.assign(fake, { seen: 14, delivered: 14, missed: undefined })), undefined);
+});
+
+test('no answer from the stream leader (an election) is no reason to end a watch', async () => {
+  assert.equal(await watch({ pending: 0, delivered: 10, seen: 10, probe: 'hang' }, 8), undefined);
+});
