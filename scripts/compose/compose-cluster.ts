@@ -14,6 +14,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { ClusterStatus } from '../../services/apiserver/cluster-status/index.js';
+import { fetchText } from '../../services/lib/fetch/index.js';
 import { kubeconfig } from '../../services/up/kubeconfig.js';
 
 const run = promisify(execFile);
@@ -140,9 +141,9 @@ export async function waitServing(c: ComposeCluster, timeoutMs: number, log: (li
   let said = '';
   while (Date.now() < deadline) {
     try {
-      const readyz = await fetch(`${c.api}/readyz`, { signal: AbortSignal.timeout(2_000) });
+      const readyz = await fetchText(`${c.api}/readyz`, {}, 2_000);
       if (readyz.status !== 200) throw new Error(`/readyz through haproxy: ${readyz.status}`);
-      const status = (await (await fetch(`${c.api}/keelson/v1/status`, { signal: AbortSignal.timeout(8_000) })).json()) as ClusterStatus;
+      const status = JSON.parse((await fetchText(`${c.api}/keelson/v1/status`, {}, 8_000)).text) as ClusterStatus;
       const ready = new Set(status.nodes?.items?.filter((n) => n.ready === 'True').map((n) => n.name));
       const notReady = WORKERS.map((w) => nodeName(c, w)).filter((n) => !ready.has(n));
       const masters = new Set(status.masters?.items?.map((m) => m.hostname));

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { clusterStatus, CLUSTER_STATUS_PATH, type ClusterStatus } from '../apiserver/cluster-status/index.js';
 import { ApiError, type WireStatus } from '../lib/errors/index.js';
+import { fetchText, type Answer } from '../lib/fetch/index.js';
 import { connectNats, natsServers } from '../lib/nats/index.js';
 
 type Named<T> = { name?: string } & T;
@@ -35,21 +36,21 @@ export function kubeconfigServer(file: string): string {
 /** GET <server>/keelson/v1/status; a Status answer becomes the ApiError it says. */
 export async function fetchStatus(server: string, timeoutMs = 15_000): Promise<ClusterStatus> {
   const url = server.replace(/\/+$/, '') + CLUSTER_STATUS_PATH;
-  let res: Response;
+  let res: Answer;
   try {
-    res = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) });
+    res = await fetchText(url, { headers: { accept: 'application/json' } }, timeoutMs);
   } catch (e) {
     const why = (e as { cause?: { message?: string } }).cause?.message ?? (e as Error).message;
     throw new Error(`could not reach the API server at ${url}: ${why}`);
   }
-  const text = await res.text();
+  const text = res.text;
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
     throw new Error(`${url} answered HTTP ${res.status} with something that is not JSON: ${text.slice(0, 200)}`);
   }
-  if ((body as { kind?: string }).kind === 'Status' || !res.ok) throw ApiError.fromStatus({ code: res.status, ...(body as WireStatus) });
+  if ((body as { kind?: string }).kind === 'Status' || res.status < 200 || res.status > 299) throw ApiError.fromStatus({ code: res.status, ...(body as WireStatus) });
   if ((body as { kind?: string }).kind !== 'ClusterStatus') throw new Error(`${url} did not answer with a ClusterStatus (is it a Keelson API server?)`);
   return body as ClusterStatus;
 }

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../../services/lib/nats-server/index.js';
+import { fetchText } from '../../services/lib/fetch/index.js';
 import { until } from '../harness/wait.js';
 import { composeCluster, composeDown, composeUp, type ComposeCluster } from '../../scripts/compose/compose-cluster.js';
 
@@ -58,9 +59,8 @@ export async function startChaosCluster(t: Hooks, name: string): Promise<ChaosCl
       }
     },
     get: async (path) => {
-      const res = await fetch(`${base.api}${path}`, { signal: AbortSignal.timeout(10_000) });
-      const text = await res.text();
-      if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status}: ${text.slice(0, 300)}`);
+      const { status, text } = await fetchText(`${base.api}${path}`, {}, 10_000);
+      if (status < 200 || status > 299) throw new Error(`GET ${path}: HTTP ${status}: ${text.slice(0, 300)}`);
       return JSON.parse(text);
     },
     logs: async (service, tail = 40) => {

@@ -8,6 +8,7 @@
  * failure counts as one.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fetchText } from '../../services/lib/fetch/index.js';
 
 export type FailedWrite = { name: string; atMs: number; error: string };
 
@@ -113,13 +114,16 @@ export function startWriteLoad(o: WriteLoadOptions): WriteLoad {
 
 /** One Lease create through `api`: the answer's status and body. Rejects only when no answer came (network, timeout). */
 export async function createLease(api: string, namespace: string, name: string, holder: string, timeoutMs = 30_000): Promise<{ status: number; text: string }> {
-  const res = await fetch(`${api}/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec: { holderIdentity: holder, leaseDurationSeconds: 3600 } }),
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  return { status: res.status, text: await res.text() };
+  const { status, text } = await fetchText(
+    `${api}/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec: { holderIdentity: holder, leaseDurationSeconds: 3600 } }),
+    },
+    timeoutMs,
+  );
+  return { status, text };
 }
 
 /** Acknowledged writes that are not in the store afterwards (by name), given the names the store lists. */

@@ -15,6 +15,7 @@ import { startApiServer, type ApiServer, type ApiServerOptions } from '../../ser
 import { startTestNats, type TestNats } from '../harness/nats.js';
 import { until } from '../harness/wait.js';
 import { bucketKeys } from '../../services/lib/kv/index.js';
+import { fetchText } from '../../services/lib/fetch/index.js';
 
 type Json = any;
 type Reply = { status: number; body: Json; text: string };
@@ -29,14 +30,12 @@ const nodePortService = (name: string, nodePort?: number, spec: Json = {}) =>
   service(name, { type: 'NodePort', ports: [{ name: 'http', port: 80, ...(nodePort ? { nodePort } : {}) }], ...spec });
 
 async function call(base: string, method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<Reply> {
-  const res = await fetch(base + path, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': contentType },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined, text };
+  const { status, text } = await fetchText(
+    base + path,
+    { method, headers: body === undefined ? {} : { 'content-type': contentType }, body: body === undefined ? undefined : JSON.stringify(body) },
+    10_000,
+  );
+  return { status, body: text ? JSON.parse(text) : undefined, text };
 }
 
 async function ok(base: string, method: string, path: string, body?: unknown, code = method === 'POST' ? 201 : 200, contentType?: string): Promise<Json> {

@@ -6,6 +6,7 @@
  */
 import { connect } from 'node:net';
 import type { ContainerRuntime } from '../runtime/index.js';
+import { fetchText } from '../../lib/fetch/index.js';
 
 export type Probe = {
   exec?: { command?: string[] };
@@ -40,12 +41,8 @@ export async function probeOnce(probe: Probe, t: ProbeTarget): Promise<boolean> 
     if (probe.httpGet) {
       const g = probe.httpGet;
       const url = `${(g.scheme ?? 'HTTP').toLowerCase()}://${g.host ?? t.podIP}:${port(g.port)}${g.path ?? '/'}`;
-      const res = await fetch(url, {
-        signal: AbortSignal.timeout(timeoutMs),
-        headers: Object.fromEntries((g.httpHeaders ?? []).map((h) => [h.name, h.value])),
-        redirect: 'manual',
-      });
-      await res.body?.cancel();
+      // Bounded as a whole, body included (a probe that never settles would stop probing).
+      const res = await fetchText(url, { headers: Object.fromEntries((g.httpHeaders ?? []).map((h) => [h.name, h.value])), redirect: 'manual' }, timeoutMs);
       return res.status >= 200 && res.status < 400;
     }
     if (probe.tcpSocket) {
