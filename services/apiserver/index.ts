@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
 import { apiServerMachine } from '../../statecharts/apiserver.machine.js';
 import { resourceForKind } from '../lib/api/resources.js';
-import { connectNats, type NatsConnection } from '../lib/nats/index.js';
+import { connectNats, onNatsStatus, type NatsConnection } from '../lib/nats/index.js';
 import { Store } from '../lib/store/index.js';
 import {
   DEFAULT_SERVICE_CLUSTER_IP_RANGE,
@@ -104,7 +104,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
           nodePortRange,
           lookup: (owner) => opened.get(services, owner.namespace, owner.name),
         });
-        void watchNatsStatus(nc, (type) => actor.send({ type }));
+        void onNatsStatus(nc, (type) => actor.send({ type }));
       }),
       syncCaches: fromPromise(async () => {
         await cache?.stop();
@@ -182,6 +182,14 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       if (s.status === 'done') reject(new Error('apiserver stopped before it was serving'));
     });
   });
+  // Leaving and rejoining service is worth a line: it is why a load balancer takes this server out.
+  let previous = '';
+  actor.subscribe((s) => {
+    const state = String(s.value);
+    if (state === 'Degraded') console.error('apiserver: NATS connection lost: Degraded (reads from the cache, writes refused, /readyz 503)');
+    if (state === 'Serving' && previous === 'Degraded') console.error('apiserver: NATS connection back: Serving');
+    previous = state;
+  });
   actor.start();
   const stop = async () => {
     if (actor.getSnapshot().status === 'done') return;
@@ -211,11 +219,4 @@ async function storeReplicas(store: Store): Promise<number> {
 }
 
 /** Feeds NATS connection changes to the lifecycle machine. */
-async function watchNatsStatus(nc: NatsConnection, send: (type: 'NATS_DISCONNECTED' | 'NATS_RECONNECTED') => void): Promise<void> {
-  for await (const s of nc.status()) {
-    if (s.type === 'disconnect') send('NATS_DISCONNECTED');
-    if (s.type === 'reconnect') send('NATS_RECONNECTED');
-  }
-}
-
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());

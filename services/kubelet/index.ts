@@ -11,7 +11,7 @@ import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
 import type { BackOff } from '../../statecharts/container.machine.js';
 import { kubeletMachine } from '../../statecharts/kubelet.machine.js';
 import { KeelsonClient } from '../lib/client/index.js';
-import { connectNats, type NatsConnection } from '../lib/nats/index.js';
+import { connectNats, onNatsStatus, type NatsConnection } from '../lib/nats/index.js';
 import { internalIPv4 } from './host-facts.js';
 import { NodeSync } from './node-sync.js';
 import { PodManager } from './pods/index.js';
@@ -118,7 +118,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
     });
   });
   actor.start();
-  void watchNatsStatus(nc, (type) => {
+  void onNatsStatus(nc, (type) => {
     natsUp = type === 'NATS_RECONNECTED';
     actor.send({ type });
   });
@@ -145,13 +145,6 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 /** Feeds NATS connection changes to the lifecycle machine. */
-async function watchNatsStatus(nc: NatsConnection, send: (type: 'NATS_DISCONNECTED' | 'NATS_RECONNECTED') => void): Promise<void> {
-  for await (const s of nc.status()) {
-    if (s.type === 'disconnect') send('NATS_DISCONNECTED');
-    if (s.type === 'reconnect') send('NATS_RECONNECTED');
-  }
-}
-
 export const RUNTIME_NAMES: readonly RuntimeName[] = ['docker', 'process', 'fake'];
 
 /** `docker`, `process`, `fake`, or `auto` (absent): docker when an engine answers, else process. */

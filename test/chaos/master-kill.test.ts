@@ -101,7 +101,7 @@ test('kill -9 one master under load: no acknowledged write lost, kubectl keeps w
       return new Set(status?.masters?.items?.map((m) => m.hostname)).size === 3;
     });
   } catch (e) {
-    for (const m of ['master-1', 'master-2', 'master-3']) t.diagnostic(`--- ${m}:\n${await c.logs(m)}`);
+    for (const m of ['master-1', 'master-2', 'master-3', 'haproxy']) t.diagnostic(`--- ${m}:\n${await c.logs(m)}`);
     throw e;
   } finally {
     reading = false;

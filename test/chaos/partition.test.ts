@@ -107,7 +107,7 @@ test('a master cut off the network: it accepts no write, its leaders step down, 
     assert.deepEqual(notListed, [], 'and every one is listed');
     assert.equal((await runningPods(c, NS, 'web')).length, 3, 'the RC kept its pods');
   } catch (e) {
-    for (const s of ['master-1', 'master-2', 'master-3']) t.diagnostic(`--- ${s}:\n${await c.logs(s, 25)}`);
+    for (const s of ['master-1', 'master-2', 'master-3', 'haproxy']) t.diagnostic(`--- ${s}:\n${await c.logs(s, 25)}`);
     throw e;
   }
 });

@@ -41,3 +41,11 @@ export async function connectNats(
     maxPingOut: 2,
   });
 }
+
+/** Turns a connection's losses and recoveries into the events the components' lifecycle machines take. */
+export async function onNatsStatus(nc: NatsConnection, send: (type: 'NATS_DISCONNECTED' | 'NATS_RECONNECTED') => void): Promise<void> {
+  for await (const s of nc.status()) {
+    if (s.type === 'disconnect') send('NATS_DISCONNECTED');
+    if (s.type === 'reconnect') send('NATS_RECONNECTED');
+  }
+}
