@@ -25,7 +25,7 @@ COPY package.json package-lock.json ./
 RUN if [ -f /etc/ssl/certs/ca-certificates.crt ]; then export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt; fi; \
     npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
 
-# The compiler and protobufjs-cli: protos -> services/lib/gen -> dist/ (npm run build).
+# The compiler and protobufjs-cli: protos -> services/lib/gen -> dist/ (npm run compile).
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -36,7 +36,7 @@ COPY scripts/gen-protos.mjs scripts/
 COPY protos protos
 COPY statecharts statecharts
 COPY services services
-RUN npm run build
+RUN npm run compile
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production

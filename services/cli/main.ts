@@ -13,6 +13,7 @@ import { CONTROL_LOOPS_HELP, runControlLoop } from './control-loops.js';
 import { MASTER_HELP, runApiserver, runServer } from './master-commands.js';
 import { PROXY_HELP, runProxyCommand } from './proxy-command.js';
 import { runStatus, STATUS_HELP } from './status.js';
+import { runStatechart, STATECHART_HELP } from './statechart-command.js';
 import { parseProxyMode, startNodeProxy } from '../proxy/node-proxy.js';
 import { KeelsonClient } from '../lib/client/index.js';
 
@@ -49,6 +50,8 @@ Client (over NATS):
 ${CLIENT_HELP}
 Cluster health (over HTTP through the API servers' load balancer, or NATS):
 ${STATUS_HELP}
+Statecharts (the machines behind pods, nodes, leader election; see statecharts/exports/):
+${STATECHART_HELP}
 Other:
   version            Print the version
   help               Print this help
@@ -224,6 +227,9 @@ async function main(): Promise<void> {
       return runControlLoop(cmd, rest, stopOnSignals);
     case 'status':
       process.exitCode = await runStatus(rest);
+      return;
+    case 'statechart':
+      process.exitCode = runStatechart(rest);
       return;
     default:
       if (CLIENT_VERBS.includes(cmd)) {
