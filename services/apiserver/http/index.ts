@@ -4,7 +4,7 @@
  */
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import { ApiError, toApiError } from '../../lib/errors/index.js';
+import { ApiError, logServerFailure, toApiError } from '../../lib/errors/index.js';
 import { REQUEST_ID_HEADER, withRequestId } from '../../lib/store/index.js';
 import type { Registry } from '../registry/index.js';
 import { registerClusterStatusRoutes } from './cluster-status.routes.js';
@@ -36,9 +36,7 @@ export function buildHttpServer(opts: HttpOptions): FastifyInstance {
   app.addHook('onRequest', (req, _reply, done) => withRequestId(req.headers[REQUEST_ID_HEADER], done));
   app.setErrorHandler((err: FastifyError | ApiError, _req, reply) => {
     const apiErr = fromFastifyError(err);
-    // The store being unavailable is an outage, not a bug: one line, no stack.
-    if (apiErr.code === 503 || apiErr.code === 504) console.error(`apiserver: request failed: ${apiErr.code} ${apiErr.message}`);
-    else if (apiErr.code >= 500) console.error('apiserver: request failed:', err);
+    logServerFailure('apiserver: request failed', apiErr, err);
     reply.code(apiErr.code).type('application/json').send(apiErr.toStatus());
   });
   app.setNotFoundHandler((req, reply) => {

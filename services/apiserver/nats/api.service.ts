@@ -17,7 +17,7 @@ import {
 } from '../../lib/api/nats-api.js';
 import { resourceFor, type KObject, type ResourceInfo } from '../../lib/api/resources.js';
 import { decodeMessage, decodeObject, encodeMessage, encodeObject } from '../../lib/codec/index.js';
-import { ApiError, errors, toApiError } from '../../lib/errors/index.js';
+import { ApiError, errors, logServerFailure, toApiError } from '../../lib/errors/index.js';
 import { applyPatch, patchTypeFromContentType } from '../patch/index.js';
 import type { DeleteOptions, Registry, WriteOptions } from '../registry/index.js';
 import { parse as parseYaml } from 'yaml';
@@ -48,7 +48,7 @@ async function answer(registry: Registry, msg: ServiceMsg): Promise<void> {
     res = await handle(registry, req);
   } catch (e) {
     const err = toApiError(e);
-    if (err.code >= 500) console.error('apiserver: NATS request failed:', e);
+    logServerFailure('apiserver: NATS request failed', err, e);
     res = { code: err.code, kind: 'Status', status: err.toStatus() };
   }
   msg.respond(encodeMessage(RESPONSE_TYPE, res));

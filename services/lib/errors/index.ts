@@ -158,3 +158,13 @@ export function toApiError(e: unknown): ApiError {
   const message = e instanceof Error ? e.message : String(e);
   return errors.internal(`internal error: ${message}`, e);
 }
+
+/**
+ * Logs a request that failed on the server's side. The store being unavailable
+ * (503, 504) is an outage, not a bug: one line, no stack; anything else 5xx
+ * in full. Client errors (4xx) are the client's to see, not logged.
+ */
+export function logServerFailure(prefix: string, apiErr: ApiError, raw: unknown): void {
+  if (apiErr.code === 503 || apiErr.code === 504) console.error(`${prefix}: ${apiErr.code} ${apiErr.message}`);
+  else if (apiErr.code >= 500) console.error(`${prefix}:`, raw);
+}

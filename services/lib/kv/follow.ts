@@ -12,7 +12,7 @@ export type Follow = { stop(): Promise<void> };
 export type FollowOptions = {
   /** One key, or every one (`>`). */
   key: string;
-  /** Pause before watching again after a failure. */
+  /** Pause before watching again after a failure; it doubles while failures go on, up to 2 s. */
   retryMs?: number;
   log?: (message: string) => void;
 };
@@ -32,15 +32,21 @@ export function followKv(nc: NatsConnection, kv: KV, opts: FollowOptions, onEntr
       }
     }
   })();
+  const firstPause = opts.retryMs ?? 100;
+  // Failures in a row: the first is logged, then only the recovery (a store
+  // without a quorum fails every attempt, and would fill the log).
+  let failures = 0;
   const done = (async () => {
     while (!stopped && !nc.isClosed()) {
       try {
         const iter = await kv.watch({ key: opts.key });
         current = iter;
+        if (failures > 0) opts.log?.(`watching ${opts.key} again after ${failures} failed attempt(s)`);
+        failures = 0;
         if (stopped) iter.stop();
         for await (const e of iter) onEntry(e);
       } catch (e) {
-        if (!stopped && !nc.isClosed()) opts.log?.(`watching ${opts.key} failed, retrying: ${(e as Error).message}`);
+        if (!stopped && !nc.isClosed() && failures++ === 0) opts.log?.(`watching ${opts.key} failed, retrying: ${(e as Error).message}`);
       }
       current = undefined;
       if (stopped || nc.isClosed()) break;
@@ -48,9 +54,10 @@ export function followKv(nc: NatsConnection, kv: KV, opts: FollowOptions, onEntr
         reconnected = false;
         continue;
       }
+      const pause = Math.min(firstPause * 2 ** Math.max(0, failures - 1), Math.max(firstPause, 2_000));
       await new Promise<void>((r) => {
         wake = r;
-        setTimeout(r, opts.retryMs ?? 100).unref();
+        setTimeout(r, pause).unref();
       });
     }
   })();

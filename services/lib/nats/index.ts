@@ -25,9 +25,15 @@ export async function connectNats(
   name: string,
   opts: ConnectOptions = {},
 ): Promise<NatsConnection> {
+  const list = natsServers(servers);
   return connect({
-    servers: natsServers(servers),
+    servers: list,
     name,
+    // Given the cluster's servers, use only those: the addresses servers gossip
+    // (e.g. container IPs) stay in the pool after their server is gone, and a
+    // reconnect that tries one waits out the connect timeout, while a name that
+    // no longer resolves fails at once. Given one seed, learn the rest.
+    ignoreClusterUpdates: list.length > 1,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     waitOnFirstConnect: opts.waitForServer ?? true,
