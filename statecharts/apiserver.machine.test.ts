@@ -2,14 +2,6 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createActor, fromPromise, SimulatedClock } from 'xstate';
 import { apiServerMachine, retryDelay } from './apiserver.machine.js';
-import { transitionCoverage } from './testing/coverage.js';
-
-test('model-based paths take every transition and reach every state', () => {
-  const cov = transitionCoverage(apiServerMachine);
-  assert.ok(cov.all.length >= 12, `expected the machine's transitions, got ${cov.all.length}`);
-  assert.deepEqual(cov.missing, [], `transitions no path covers:\n${cov.missing.join('\n')}`);
-  assert.deepEqual(cov.states.filter((s) => !cov.reached.has(s)), []);
-});
 
 /** Actors that settle when the test says so. */
 function controlled() {

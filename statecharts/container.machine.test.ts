@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createActor, fromPromise, SimulatedClock, type AnyEventObject } from 'xstate';
+import { createActor, fromPromise, SimulatedClock } from 'xstate';
 import {
   containerMachine,
   containerStatus,
@@ -11,38 +11,7 @@ import {
   type StartContainerInput,
   type StopContainerInput,
 } from './container.machine.js';
-import { transitionCoverage } from './testing/coverage.js';
 import { settle } from './testing/settle.js';
-
-test('model-based paths take every transition and reach every state', () => {
-  // Guards read context and event data, which stay out of the state key; they are
-  // covered by events that carry the data (both exit codes, both directions of a
-  // grace change, the actors' outputs) and by one traversal per input that a
-  // guard reads (each restart policy, pull policy Never against the rest, with
-  // and without a startup probe). The first STOP is the longer one, so the
-  // shorter one later cuts it. STARTED and STARTUP_FAILED carry no data.
-  const events: AnyEventObject[] = [
-    { type: 'START', sandboxID: 'sb1' },
-    { type: 'ADOPT', containerID: 'docker://a1', startedAt: '2025-01-01T00:00:00Z' },
-    { type: 'xstate.done.actor.ensureImage', output: { imageID: 'sha256:1' } },
-    { type: 'xstate.done.actor.startContainer', output: { containerID: 'docker://c1', startedAt: '2025-01-01T00:00:00Z' } },
-    { type: 'EXITED', exitCode: 0, finishedAt: '2025-01-01T00:01:00Z' },
-    { type: 'EXITED', exitCode: 1, finishedAt: '2025-01-01T00:01:00Z' },
-    { type: 'READY_CHANGED', ready: true },
-    { type: 'STOP', graceSeconds: 30 },
-    { type: 'STOP', graceSeconds: 0 },
-  ];
-  const inputs = (['Always', 'OnFailure', 'Never'] as const).flatMap((restartPolicy) =>
-    (['IfNotPresent', 'Never'] as const).flatMap((imagePullPolicy) =>
-      [false, true].map((hasStartupProbe): ContainerInput => ({ name: 'app', image: 'nginx', restartPolicy, imagePullPolicy, hasStartupProbe })),
-    ),
-  );
-  const cov = transitionCoverage(containerMachine, { events, inputs });
-  assert.ok(cov.all.length >= 27, `expected the machine's transitions, got ${cov.all.length}`);
-  assert.deepEqual(cov.missing, [], `transitions no path covers:\n${cov.missing.join('\n')}`);
-  assert.deepEqual(cov.states.filter((s) => !cov.reached.has(s)), []);
-});
-
 
 /** A fake runtime: records calls; pulls and starts fail while the test queues errors. */
 function runtime() {

@@ -2,28 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createActor, fromPromise, SimulatedClock } from 'xstate';
 import { acceptsPods, kubeletMachine, registerRetryDelay, type KubeletInput, type NodeRef } from './kubelet.machine.js';
-import { transitionCoverage } from './testing/coverage.js';
+import { nodeNotFound } from './testing/models.js';
 import { settle } from './testing/settle.js';
-
-/** What the API answers when the Node object was deleted (an ApiError with reason NotFound). */
-const nodeNotFound = () => Object.assign(new Error('nodes "n1" not found'), { reason: 'NotFound', code: 404 });
-
-test('model-based paths take every transition and reach every state', () => {
-  // The only guard that reads data is "the Node is gone", on reportStatus's
-  // error: it is covered by giving that error event both an ordinary error and a
-  // NotFound one. The Stale/Current choice is a stateIn guard, covered by states.
-  const reportError = 'xstate.error.actor.reportStatus';
-  const cov = transitionCoverage(kubeletMachine, {
-    events: [
-      { type: reportError, error: new Error('timeout') },
-      { type: reportError, error: nodeNotFound() },
-    ],
-    inputs: [{ nodeName: 'n1' }],
-  });
-  assert.ok(cov.all.length >= 19, `expected the machine's transitions, got ${cov.all.length}`);
-  assert.deepEqual(cov.missing, [], `transitions no path covers:\n${cov.missing.join('\n')}`);
-  assert.deepEqual(cov.states.filter((s) => !cov.reached.has(s)), []);
-});
 
 
 type Name = 'registerNode' | 'renewLease' | 'reportStatus' | 'drain';

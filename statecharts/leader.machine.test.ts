@@ -12,37 +12,10 @@ import {
   type LeaseRef,
   type RenewOutput,
 } from './leader.machine.js';
-import { transitionCoverage } from './testing/coverage.js';
 import { settle } from './testing/settle.js';
 
 const other = (revision: number, createdMs = 0, term = revision): Holder => ({ identity: 'b', term, revision, createdMs });
 const leaseLost = () => Object.assign(new Error('the lease is held by someone else'), { reason: LEASE_LOST });
-
-test('model-based paths take every transition and reach every state', () => {
-  // Guards read event data (outputs, revisions, the error's reason) and the term
-  // recorded on acquisition: each branch gets an event that takes it.
-  const acquired = 'xstate.done.actor.acquire';
-  const renewed = 'xstate.done.actor.renew';
-  const renewFailed = 'xstate.error.actor.renew';
-  const cov = transitionCoverage(leaderMachine, {
-    events: [
-      { type: acquired, output: { acquired: true, term: 1, revision: 1, sentMs: 0, ackMs: 10 } },
-      { type: acquired, output: { acquired: true, term: 1, revision: 1, sentMs: 0, ackMs: 60_000 } },
-      { type: acquired, output: { acquired: false, holder: other(3), nowMs: 0 } },
-      { type: renewed, output: { revision: 2, sentMs: 0, ackMs: 10 } },
-      { type: renewed, output: { revision: 2, sentMs: 0, ackMs: 60_000 } },
-      { type: renewFailed, error: leaseLost() },
-      { type: renewFailed, error: new Error('503 jetstream is not enabled') },
-      { type: 'HOLDER', holder: other(5), nowMs: 0 },
-      { type: 'RELEASED', revision: 9, nowMs: 0 },
-    ],
-    inputs: [{ identity: 'a' }],
-  });
-  assert.ok(cov.all.length >= 27, `expected the machine's transitions, got ${cov.all.length}`);
-  assert.deepEqual(cov.missing, [], `transitions no path covers:\n${cov.missing.join('\n')}`);
-  assert.deepEqual(cov.states.filter((s) => !cov.reached.has(s)), []);
-});
-
 
 /**
  * A candidate over a scripted store: each actor call takes the next queued

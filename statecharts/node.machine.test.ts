@@ -11,16 +11,6 @@ import {
   unhealthy,
   type NodeLifecycleEvent,
 } from './node.machine.js';
-import { transitionCoverage } from './testing/coverage.js';
-
-test('model-based paths take every transition and reach every state', () => {
-  // No guards: the derived events (the observations, NODE_DELETED,
-  // DISRUPTION_ENDED and the toleration timer) are all there is.
-  const cov = transitionCoverage(nodeLifecycleMachine, { inputs: [{ nodeName: 'n1', podEvictionTimeoutMs: 5_000 }] });
-  assert.ok(cov.all.length >= 10, `expected the machine's transitions, got ${cov.all.length}`);
-  assert.deepEqual(cov.missing, [], `transitions no path covers:\n${cov.missing.join('\n')}`);
-  assert.deepEqual(cov.states.filter((s) => !cov.reached.has(s)), []);
-});
 
 /** The machine with recording actions, on a simulated clock. */
 function harness(podEvictionTimeoutMs = 5_000) {

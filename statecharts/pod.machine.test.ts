@@ -1,62 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createActor, fromPromise, SimulatedClock, type Actor, type AnyEventObject } from 'xstate';
+import { createActor, fromPromise, SimulatedClock, type Actor } from 'xstate';
 import {
   containerMachine,
   containerStatus,
-  type ContainerState,
   type ContainerStatus,
   type RestartPolicy,
   type StartContainerInput,
   type StopContainerInput,
 } from './container.machine.js';
 import { podMachine, podPhase, podStatus, type PodCleanupInput, type PodInput, type SandboxInput, type SandboxRef } from './pod.machine.js';
-import { transitionCoverage } from './testing/coverage.js';
+import { backingOff, exited, report, running, status } from './testing/models.js';
 import { settle } from './testing/settle.js';
-
-/** Status builders for container `name`. */
-const status = (name: string, state: ContainerState, more: Partial<ContainerStatus> = {}): ContainerStatus => ({
-  name,
-  state,
-  lastState: {},
-  ready: false,
-  restartCount: 0,
-  image: 'busybox',
-  imageID: '',
-  started: 'running' in state,
-  ...more,
-});
-const running = (name: string, ready = true) => status(name, { running: { startedAt: 'T1' } }, { ready });
-const exited = (name: string, exitCode: number) => status(name, { terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error' } });
-const backingOff = (name: string, exitCode: number) =>
-  status(name, { waiting: { reason: 'CrashLoopBackOff' } }, { lastState: { terminated: { exitCode, reason: 'Error' } }, restartCount: 1 });
-const report = (s: ContainerStatus) => ({ type: 'CONTAINER_STATUS' as const, status: s });
-
-test('model-based paths take every transition and reach every state', () => {
-  // The phase guards read the container statuses in context: they are covered by
-  // CONTAINER_STATUS events for each kind of status (running, exited 0 or 1,
-  // backing off) under each restart policy. The first DELETE is the longer one,
-  // so the shorter one later cuts the grace under way.
-  const events: AnyEventObject[] = [
-    { type: 'ADMIT', startTime: 'T0' },
-    { type: 'REJECT', reason: 'OutOfcpu', message: 'Node didn\'t have enough resource: cpu' },
-    { type: 'ADOPT', sandboxID: 'sb1', startTime: 'T0' },
-    { type: 'xstate.done.actor.createSandbox', output: { sandboxID: 'sb1', podIP: '10.42.0.7' } },
-    report(running('app')),
-    report(exited('app', 0)),
-    report(exited('app', 1)),
-    report(backingOff('app', 1)),
-    { type: 'DELETE', graceSeconds: 30 },
-    { type: 'DELETE', graceSeconds: 0 },
-  ];
-  const inputs = (['Always', 'OnFailure', 'Never'] as const).map(
-    (restartPolicy): PodInput => ({ uid: 'u1', name: 'p', containers: [{ name: 'app', image: 'busybox' }], restartPolicy }),
-  );
-  const cov = transitionCoverage(podMachine, { events, inputs });
-  assert.ok(cov.all.length >= 28, `expected the machine's transitions, got ${cov.all.length}`);
-  assert.deepEqual(cov.missing, [], `transitions no path covers:\n${cov.missing.join('\n')}`);
-  assert.deepEqual(cov.states.filter((s) => !cov.reached.has(s)), []);
-});
 
 
 /** The pod machine with recording fakes for the service's actors and actions. */

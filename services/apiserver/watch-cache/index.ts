@@ -101,19 +101,24 @@ export class WatchCache {
   /**
    * Waits until the cache holds every write the store has acknowledged, so a
    * list served from it is as fresh as a read from the store (read-your-writes).
-   * Returns the revision the cache is at.
+   * Returns the revision the cache is at. When the store cannot be read — its
+   * head unknown, or no watch on it can be opened (no quorum) — the cache is
+   * served as it is: an outage answers reads from what was last known, as the
+   * HA setup promises, rather than with errors.
    */
   async fresh(): Promise<number> {
     let head: number;
     try {
       head = await this.store.revision();
     } catch (e) {
-      // The store is unreachable: serve what we have rather than nothing.
       return this.informer.revision;
     }
+    if (!this.informer.watching) return this.informer.revision;
     try {
       await this.informer.waitForRevision(head, this.opts.freshnessTimeoutMs ?? 5_000);
     } catch (e) {
+      // The watch broke while we waited (its server went away): as above.
+      if (!this.informer.watching) return this.informer.revision;
       throw errors.unavailable(`the watch cache is behind the store: ${(e as Error).message}`, e);
     }
     return this.informer.revision;

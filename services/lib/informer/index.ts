@@ -51,6 +51,8 @@ export class Informer {
   private watch?: StoreWatch;
   private stopped = false;
   private syncedFlag = false;
+  /** False from a watch's end until another one is open: the cache cannot move meanwhile. */
+  private watchOpen = false;
   private lastRevision = 0;
   private resolveSynced!: () => void;
   /** Resolves once the current state has been loaded into the cache. */
@@ -63,6 +65,11 @@ export class Informer {
 
   get hasSynced(): boolean {
     return this.syncedFlag;
+  }
+
+  /** Whether a store watch feeds the cache now (false while it is being resumed). */
+  get watching(): boolean {
+    return this.watchOpen;
   }
 
   /** The newest store revision this cache reflects. */
@@ -141,6 +148,7 @@ export class Informer {
       resumeFrom !== undefined ? { fromRevision: resumeFrom } : {},
     );
     this.watch = w;
+    this.watchOpen = true;
     void w.synced.then(() => {
       if (!this.syncedFlag) {
         if (this.lastRevision === 0) this.advance(head);
@@ -152,6 +160,7 @@ export class Informer {
   }
 
   private async onWatchEnded(): Promise<void> {
+    this.watchOpen = false;
     if (!this.stopped) this.opts.log?.(`informer: the store watch ended at revision ${this.lastRevision}; resuming`);
     while (!this.stopped) {
       await new Promise((r) => setTimeout(r, this.opts.retryMs ?? 500));
