@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Keelson and its tests need on Debian/Ubuntu: nats-server,
-# kubectl, and for the proxy iptables, iproute2 and conntrack; then Docker and
-# the offline images (scripts/setup-docker.sh). Safe to run again. Without root
+# kubectl, for the proxy iptables, iproute2 and conntrack, and Chromium for the
+# dashboard's browser test; then Docker and the offline images
+# (scripts/setup-docker.sh). Safe to run again. Without root
 # (or apt) it prints the exact fix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,9 +14,10 @@ has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/
 has iptables-restore || need+=(iptables)
 has ip || need+=(iproute2)
 has conntrack || need+=(conntrack)
+has chromium || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "setup: nats-server, kubectl, iptables, iproute2 and conntrack are present"
+  echo "setup: nats-server, kubectl, iptables, iproute2, conntrack and chromium are present"
 elif [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "setup: missing ${need[*]}. Install with: sudo apt-get update && sudo apt-get install -y ${need[*]}" >&2
   exit 1

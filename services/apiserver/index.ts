@@ -4,11 +4,13 @@
  * watch cache, the HTTP and NATS edges, the `default/kubernetes` Service — as
  * one XState actor. `startApiServer` resolves once it is serving.
  */
+import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
 import { apiServerMachine } from '../../statecharts/apiserver.machine.js';
 import { resourceForKind } from '../lib/api/resources.js';
+import { NatsInspector } from '../lib/inspect/index.js';
 import { connectNats, onNatsStatus, type NatsConnection } from '../lib/nats/index.js';
 import { Store } from '../lib/store/index.js';
 import {
@@ -60,6 +62,8 @@ export type ApiServerOptions = {
   allocationRepair?: RepairOptions;
   /** How often this API server renews its place in the kubernetes Endpoints, and the TTL of that place. */
   kubernetesService?: { renewMs?: number; leaseMs?: number };
+  /** This server's name in live inspection (`apiserver/<identity>`); default the hostname. */
+  identity?: string;
 };
 
 export type ApiServer = {
@@ -88,12 +92,15 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const services = resourceForKind('Service')!;
   const started = Date.now();
   const requests = { count: 0 };
+  const identity = opts.identity ?? hostname();
+  const inspector = new NatsInspector(`apiserver/${identity}`);
 
   const machine = apiServerMachine.provide({
     actors: {
       connect: fromPromise(async () => {
         await nc?.close().catch(() => undefined);
         nc = await connectNats(opts.nats, 'keelson-apiserver', { waitForServer: false });
+        inspector.attach(nc);
         store = await Store.open(nc, { bucket: opts.bucket, replicas: opts.replicas ?? 1 });
         const opened = store;
         await allocator?.stop();
@@ -166,6 +173,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         await allocator?.stop().catch(() => undefined);
         await cache?.stop().catch(() => undefined);
         await fencing?.stop().catch(() => undefined);
+        await inspector.stop();
         // A drain needs the server; with NATS already gone, close instead of
         // leaving the connection reconnecting forever.
         const drained = await Promise.race([nc?.drain().then(() => true), sleep(2_000).then(() => false)]).catch(() => false);
@@ -173,7 +181,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       }),
     },
   });
-  const actor = createActor(machine, { systemId: 'apiserver' });
+  const actor = createActor(machine, { systemId: 'apiserver', inspect: inspector.track(`apiserver/${identity}`, 'apiserver').inspect });
 
   const ready = new Promise<void>((resolve, reject) => {
     actor.subscribe((s) => {

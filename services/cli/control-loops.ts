@@ -46,12 +46,13 @@ export async function startControlLoop(kind: Kind, o: ControlLoopOptions): Promi
     election,
     ...(o.identity ? { identity: o.identity } : {}),
     log,
-    start: (leader) =>
+    start: (leader, inspector) =>
       kind === 'scheduler'
         ? startScheduler({ client: leader, log })
         : startControllerManager({
             client: leader,
             log,
+            inspector,
             options: {
               ...(o.nodeGraceMs !== undefined ? { nodeMonitorGracePeriodMs: o.nodeGraceMs } : {}),
               ...(o.evictionMs !== undefined ? { podEvictionTimeoutMs: o.evictionMs } : {}),

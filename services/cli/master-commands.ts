@@ -74,7 +74,7 @@ export async function runServer(argv: string[], onStop: (stop: () => Promise<voi
       'controller-manager-port': { type: 'string', default: '10252' },
     },
   });
-  const options = apiserverOptions(values);
+  const options = { ...apiserverOptions(values), ...(values.identity ? { identity: values.identity } : {}) };
   const log = (m: string) => process.stderr.write(`${m}\n`);
   const loopOptions = {
     host: values.host,

@@ -4,6 +4,7 @@
  * exporting `start<Name>Controller(ctx) → RunningController`; the front door
  * (index.ts) starts them all on one set of shared informers, under one leader.
  */
+import { NO_INSPECTION, type Inspector } from '../lib/inspect/index.js';
 import type { KeelsonClient } from '../lib/client/index.js';
 import type { ControllerStats } from '../lib/controller/index.js';
 import { hostname } from 'node:os';
@@ -37,6 +38,8 @@ export type ControllerContext = {
   recorder: (component: string) => EventRecorder;
   options: ControllerManagerOptions;
   log: (message: string) => void;
+  /** Where controllers' actors report their transitions (live inspection). */
+  inspector: Inspector;
 };
 
 export type RunningController = {
@@ -55,6 +58,7 @@ export function controllerContext(opts: {
   informers?: SharedInformers;
   options?: Partial<ControllerManagerOptions>;
   log?: (message: string) => void;
+  inspector?: Inspector;
 }): ControllerContext {
   const { client } = opts;
   const log = opts.log ?? (() => undefined);
@@ -64,6 +68,7 @@ export function controllerContext(opts: {
     informers: opts.informers ?? new SharedInformers(client),
     options: { ...DEFAULT_CONTROLLER_MANAGER_OPTIONS, ...opts.options },
     log,
+    inspector: opts.inspector ?? NO_INSPECTION,
     recorder: (component) => {
       let r = recorders.get(component);
       if (!r) recorders.set(component, (r = new EventRecorder({ client, component, host: hostname(), log })));

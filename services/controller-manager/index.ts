@@ -4,6 +4,7 @@
  * fencing token), and stopped together. Leader election and the health server
  * wrap this from outside (the CLI); this starts the work of one leader term.
  */
+import type { Inspector } from '../lib/inspect/index.js';
 import type { KeelsonClient } from '../lib/client/index.js';
 import type { ControllerStats } from '../lib/controller/index.js';
 import { controllerContext, type ControllerContext, type ControllerManagerOptions, type RunningController } from './context.js';
@@ -31,6 +32,8 @@ export type ControllerManagerStartOptions = {
   /** Which controllers to run (default: all of CONTROLLERS). */
   controllers?: string[];
   log?: (message: string) => void;
+  /** Where the controllers' actors (a node lifecycle per node) report their transitions. */
+  inspector?: Inspector;
 };
 
 export type ControllerManager = {
@@ -44,7 +47,7 @@ export async function startControllerManager(opts: ControllerManagerStartOptions
     if (!CONTROLLERS[n]) throw new Error(`unknown controller "${n}"; known: ${Object.keys(CONTROLLERS).join(', ')}`);
   }
   const log = opts.log ?? (() => undefined);
-  const ctx = controllerContext({ client: opts.client, ...(opts.options ? { options: opts.options } : {}), log });
+  const ctx = controllerContext({ client: opts.client, ...(opts.options ? { options: opts.options } : {}), ...(opts.inspector ? { inspector: opts.inspector } : {}), log });
   const informers = ctx.informers;
   const running: RunningController[] = [];
   const stop = async () => {

@@ -28,6 +28,7 @@ import { Controller, type SyncResult } from '../lib/controller/index.js';
 import { isNotFound } from '../lib/errors/index.js';
 import type { EventRecorder } from '../lib/events/index.js';
 import type { Informer, InformerEvent } from '../lib/informer/index.js';
+import type { Tracked as InspectedActor } from '../lib/inspect/index.js';
 import type { ControllerContext, RunningController } from './context.js';
 import { expiresInMs, nextProbe, notReadyConditions, observe, taintsOf, unknownConditions, withLifecycleTaint, type Probe } from './node-health.js';
 import { disruption, evictionRate, NodeEvictionLimiter, podToleranceMs, type Disruption } from './taint-eviction.js';
@@ -40,6 +41,8 @@ const NODE_LEASE_NAMESPACE = 'kube-node-lease';
 /** What the controller keeps per node besides its actor. */
 type Tracked = {
   actor: Actor<typeof nodeLifecycleMachine>;
+  /** The actor as live inspection knows it. */
+  inspected: InspectedActor;
   probe?: Probe;
   /** When the node's current unhealthy episode began (the eviction clock). */
   toleratingSince?: number;
@@ -95,7 +98,10 @@ class NodeLifecycleController {
         clearInterval(monitor);
         for (const off of offs) off();
         await this.controller.stop();
-        for (const t of this.tracked.values()) t.actor.stop();
+        for (const t of this.tracked.values()) {
+          t.actor.stop();
+          t.inspected.done();
+        }
         this.tracked.clear();
       },
     };
@@ -120,6 +126,7 @@ class NodeLifecycleController {
     let t = this.tracked.get(name);
     if (!node) {
       t?.actor.send({ type: 'NODE_DELETED' });
+      t?.inspected.done();
       this.tracked.delete(name);
       return;
     }
@@ -166,8 +173,9 @@ class NodeLifecycleController {
         forget: () => undefined,
       },
     });
-    const actor = createActor(machine, { input: { nodeName: name, podEvictionTimeoutMs: this.ctx.options.podEvictionTimeoutMs } });
-    const t: Tracked = { actor, markPods: false, admitted: false, syncing: false };
+    const inspected = this.ctx.inspector.track(`node/${name}`, 'node');
+    const actor = createActor(machine, { input: { nodeName: name, podEvictionTimeoutMs: this.ctx.options.podEvictionTimeoutMs }, inspect: inspected.inspect });
+    const t: Tracked = { actor, inspected, markPods: false, admitted: false, syncing: false };
     let last = '';
     actor.subscribe((s) => {
       const now = JSON.stringify(s.value);

@@ -11,6 +11,7 @@ import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
 import type { BackOff } from '../../statecharts/container.machine.js';
 import { kubeletMachine } from '../../statecharts/kubelet.machine.js';
 import { KeelsonClient } from '../lib/client/index.js';
+import { startInspector } from '../lib/inspect/index.js';
 import { connectNats, onNatsStatus, type NatsConnection } from '../lib/nats/index.js';
 import { internalIPv4 } from './host-facts.js';
 import { NodeSync } from './node-sync.js';
@@ -69,7 +70,8 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
   const client = new KeelsonClient(nc, { timeoutMs: opts.requestTimeoutMs ?? 5_000, bucket: opts.bucket });
   const sync = new NodeSync({ client, nodeName: opts.nodeName, runtime: opts.runtime, dataDir: opts.dataDir ?? tmpdir(), labels: opts.labels });
 
-  const pods = new PodManager({ client, runtime: opts.runtime, nodeName: opts.nodeName, hostIP: internalIPv4(), crashBackOff: opts.crashBackOff });
+  const inspector = startInspector(nc, `kubelet/${opts.nodeName}`);
+  const pods = new PodManager({ client, runtime: opts.runtime, nodeName: opts.nodeName, hostIP: internalIPv4(), crashBackOff: opts.crashBackOff, inspector });
   let streaming: Streaming | undefined;
   let natsUp = true;
   const machine = kubeletMachine.provide({
@@ -82,6 +84,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
         // Pods keep running (as with Kubernetes' kubelet): the next kubelet adopts them.
         streaming?.close();
         await pods.stop();
+        await inspector.stop();
         // With NATS away nobody can hear that the node goes; the lease simply runs out.
         if (nc.isClosed() || !natsUp) return;
         await Promise.race([sync.reportStatus('node is shutting down').catch(() => undefined), sleep(SHUTDOWN_REPORT_MS)]);
@@ -90,7 +93,11 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
       }),
     },
   });
-  const actor = createActor(machine, { systemId: `kubelet-${opts.nodeName}`, input: { nodeName: opts.nodeName, heartbeatMs, statusMs } });
+  const actor = createActor(machine, {
+    systemId: `kubelet-${opts.nodeName}`,
+    input: { nodeName: opts.nodeName, heartbeatMs, statusMs },
+    inspect: inspector.track(`kubelet/${opts.nodeName}`, 'kubelet').inspect,
+  });
 
   let lastLogged: string | undefined;
   actor.subscribe((s) => {

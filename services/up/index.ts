@@ -93,7 +93,7 @@ export async function up(opts: UpOptions): Promise<Cluster> {
     const client = loopClient;
     loops.push(
       await runLeaderElected({ client, election: 'kube-scheduler', log, start: (leader) => startScheduler({ client: leader, log }) }),
-      await runLeaderElected({ client, election: 'kube-controller-manager', log, start: (leader) => startControllerManager({ client: leader, log }) }),
+      await runLeaderElected({ client, election: 'kube-controller-manager', log, start: (leader, inspector) => startControllerManager({ client: leader, log, inspector }) }),
     );
     for (const nodeName of nodeNames) {
       const agent = await startNodeAgent({

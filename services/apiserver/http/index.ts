@@ -8,6 +8,8 @@ import { ApiError, logServerFailure, toApiError } from '../../lib/errors/index.j
 import { REQUEST_ID_HEADER, withRequestId } from '../../lib/store/index.js';
 import type { Registry } from '../registry/index.js';
 import { registerClusterStatusRoutes } from './cluster-status.routes.js';
+import { registerInspectRoutes } from './inspect.routes.js';
+import { registerUiRoutes } from './ui.routes.js';
 import { BODY_LIMIT, registerContentTypes } from './content.js';
 import { registerDiscoveryRoutes } from './discovery.routes.js';
 import { registerResourceRoutes } from './resources.routes.js';
@@ -48,6 +50,8 @@ export function buildHttpServer(opts: HttpOptions): FastifyInstance {
   app.register(websocket, { options: { handleProtocols: chooseExecProtocol, maxPayload: 1024 * 1024 } });
   app.register(async (scope) => registerResourceRoutes(scope, opts.registry));
   registerClusterStatusRoutes(app, opts.registry);
+  registerInspectRoutes(app, () => opts.registry.store.connection);
+  registerUiRoutes(app);
   app.get('/healthz', async (_req, reply) => health(reply, opts.health().live, opts.health().state));
   app.get('/livez', async (_req, reply) => health(reply, opts.health().live, opts.health().state));
   app.get('/readyz', async (_req, reply) => health(reply, opts.health().ready, opts.health().state));

@@ -5,6 +5,7 @@
  * it adopts what a previous kubelet left running and removes containers of pods
  * that no longer exist.
  */
+import type { Inspector } from '../../lib/inspect/index.js';
 import { resourceForKind, type KObject } from '../../lib/api/resources.js';
 import type { KeelsonClient } from '../../lib/client/index.js';
 import { isConflict, isNotFound } from '../../lib/errors/index.js';
@@ -24,6 +25,8 @@ export type PodManagerOptions = {
   hostIP: string;
   /** Container restart and image pull back-off; default Kubernetes' (10 s doubling to 5 min). */
   crashBackOff?: BackOff;
+  /** Where the pods' and containers' actors report their transitions (live inspection). */
+  inspector?: Inspector;
 };
 
 const PODS = resourceForKind('Pod')!;
@@ -138,6 +141,7 @@ export class PodManager {
       ...(this.opts.crashBackOff ? { backOff: this.opts.crashBackOff } : {}),
       report: (w, s, done) => this.report(w, s, done),
       serviceEnv: (p) => this.serviceEnv(p),
+      ...(this.opts.inspector ? { inspector: this.opts.inspector } : {}),
     });
     this.workers.set(uid, worker);
     worker.start(found);

@@ -5,6 +5,7 @@
  * probes (the startup probe first, then readiness and liveness), and hands every
  * status change to `report` (the pod manager writes it through the API).
  */
+import { NO_INSPECTION, type Inspector, type Tracked } from '../../lib/inspect/index.js';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import {
   containerMachine,
@@ -56,6 +57,8 @@ export type PodWorkerOptions = {
   report: (worker: PodWorker, status: PodStatus, terminated: boolean) => void;
   /** The Service variables for the pod's containers, as the Services are now (service-env.ts). */
   serviceEnv?: (pod: KObject) => Promise<EnvVar[]>;
+  /** Where the pod's and its containers' actors report their transitions (live inspection). */
+  inspector?: Inspector;
 };
 
 function now(): string {
@@ -66,6 +69,8 @@ export class PodWorker {
   readonly uid: string;
   private readonly pod: Actor<typeof podMachine>;
   private readonly containers = new Map<string, Actor<typeof containerMachine>>();
+  /** The pod's and its containers' actors as inspection knows them. */
+  private readonly tracked: Tracked[] = [];
   /** The runtime id of each container's current instance, by container name. */
   private readonly current = new Map<string, string>();
   private readonly withReadinessProbe = new Set<string>();
@@ -84,7 +89,12 @@ export class PodWorker {
     const meta = object.metadata!;
     this.uid = meta.uid!;
     const spec = object.spec as PodSpec;
+    const inspector = opts.inspector ?? NO_INSPECTION;
+    const podActor = `pod/${meta.namespace ?? 'default'}/${meta.name}`;
+    const trackedPod = inspector.track(podActor, 'pod');
+    this.tracked.push(trackedPod);
     this.pod = createActor(opts.logic.pod, {
+      inspect: trackedPod.inspect,
       input: {
         uid: this.uid,
         name: meta.name!,
@@ -96,7 +106,10 @@ export class PodWorker {
     });
     for (const c of spec.containers) {
       if (c.readinessProbe) this.withReadinessProbe.add(c.name);
+      const trackedContainer = inspector.track(`container/${podActor.slice('pod/'.length)}/${c.name}`, 'container');
+      this.tracked.push(trackedContainer);
       const actor = createActor(opts.logic.container, {
+        inspect: trackedContainer.inspect,
         input: {
           podUid: this.uid,
           name: c.name,
@@ -208,12 +221,13 @@ export class PodWorker {
     }
   }
 
-  /** Stops the actors (kubelet shutdown); the containers keep running for adoption. */
+  /** Stops the actors (kubelet shutdown, or the pod is finished); containers left running are adopted later. */
   stop(): void {
     for (const p of this.probing.values()) p.stop();
     this.probing.clear();
     for (const c of this.containers.values()) c.stop();
     this.pod.stop();
+    for (const t of this.tracked) t.done();
   }
 
   private onContainer(name: string, s: ReturnType<Actor<typeof containerMachine>['getSnapshot']>): void {

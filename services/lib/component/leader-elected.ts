@@ -7,6 +7,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KeelsonClient } from '../client/index.js';
+import type { Inspector } from '../inspect/index.js';
 import { startLeaderElection, type LeaderElection } from '../leader-election/index.js';
 
 export type LeaderElectedOptions<W extends { stop(): Promise<void> }> = {
@@ -15,8 +16,8 @@ export type LeaderElectedOptions<W extends { stop(): Promise<void> }> = {
   election: string;
   identity?: string;
   leaseMs?: number;
-  /** Starts one term's work with the leader's client. */
-  start: (client: KeelsonClient) => Promise<W>;
+  /** Starts one term's work with the leader's client (and the candidate's inspector, for the work's actors). */
+  start: (client: KeelsonClient, inspector: Inspector) => Promise<W>;
   log?: (message: string) => void;
 };
 
@@ -42,7 +43,7 @@ export async function runLeaderElected<W extends { stop(): Promise<void> }>(opts
     ...(opts.leaseMs ? { leaseMs: opts.leaseMs } : {}),
     log,
     onNewLeader: (who) => log(`${opts.election}: leader is now ${who ?? '(none)'}`),
-    onStartedLeading: async ({ token, signal }) => {
+    onStartedLeading: async ({ token, signal, inspector }) => {
       log(`${opts.election}: leading (${token})`);
       // Starting needs the store (informers list everything): during a store
       // failover it fails for a few seconds. A leader that gave up would hold
@@ -50,7 +51,7 @@ export async function runLeaderElected<W extends { stop(): Promise<void> }>(opts
       let work: W | undefined;
       for (let pause = START_RETRY_MS; !work && !signal.aborted; pause = Math.min(pause * 2, MAX_START_RETRY_MS)) {
         try {
-          work = await opts.start(opts.client.withToken(token));
+          work = await opts.start(opts.client.withToken(token), inspector);
         } catch (e) {
           log(`${opts.election}: could not start work (${(e as Error).message}); trying again in ${pause} ms`);
           await sleep(pause, undefined, { signal }).catch(() => undefined); // an abort ends the pause

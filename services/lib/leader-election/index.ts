@@ -27,6 +27,7 @@
  *    lease: the leader steps down and another is elected after the stall. Safe,
  *    with a gap; accepted.
  */
+import { startInspector, type Inspector } from '../inspect/index.js';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -56,6 +57,8 @@ export type LeadingContext = {
   term: number;
   /** Aborted the moment leadership ends (deadline, deposed, stop): stop all work at once. */
   signal: AbortSignal;
+  /** Where the work's actors report their transitions (live inspection): the candidate's own. */
+  inspector: Inspector;
 };
 
 export type LeaderElectionOptions = {
@@ -82,6 +85,8 @@ export type LeaderElectionOptions = {
   /** The holder changed, as this candidate sees it (undefined: nobody holds it). */
   onNewLeader?(identity: string | undefined): void;
   log?: (message: string) => void;
+  /** Where the candidate's actor reports its transitions (live inspection); default: inspected on `nc` as `<election>/<identity>`. */
+  inspector?: Inspector;
 };
 
 export type LeaderElection = {
@@ -114,6 +119,11 @@ export async function startLeaderElection(opts: LeaderElectionOptions): Promise<
   }
   const identity = opts.identity ?? `${hostname()}_${randomUUID().slice(0, 8)}`;
   const lease = new ElectionLease(bucket, election, identity, randomUUID());
+  // A candidate is a component of its own in inspection (`kube-scheduler/master-1`,
+  // actor `leader/kube-scheduler`), and its leader's work reports there too.
+  const ownInspector = opts.inspector ? undefined : startInspector(nc, `${election}/${identity}`);
+  const inspector = opts.inspector ?? ownInspector!;
+  const tracked = inspector.track(`leader/${election}`, 'leader');
   const stopTimeoutMs = opts.stopTimeoutMs ?? 250;
   const background = new Set<Promise<unknown>>();
   const track = (p: Promise<unknown>) => {
@@ -130,7 +140,7 @@ export async function startLeaderElection(opts: LeaderElectionOptions): Promise<
     const abort = new AbortController();
     let done: Promise<unknown>;
     try {
-      done = Promise.resolve(opts.onStartedLeading({ token, term, signal: abort.signal })).catch((e) => log(`leader election ${election}: the leader's work failed: ${(e as Error).message}`));
+      done = Promise.resolve(opts.onStartedLeading({ token, term, signal: abort.signal, inspector })).catch((e) => log(`leader election ${election}: the leader's work failed: ${(e as Error).message}`));
     } catch (e) {
       log(`leader election ${election}: onStartedLeading threw: ${(e as Error).message}`);
       done = Promise.resolve();
@@ -180,7 +190,7 @@ export async function startLeaderElection(opts: LeaderElectionOptions): Promise<
       stopLeading: () => stopWork(),
     },
   });
-  const actor = createActor(machine, { input: { identity, ...timing }, systemId: `leader-election-${election}` });
+  const actor = createActor(machine, { input: { identity, ...timing }, systemId: `leader-election-${election}`, inspect: tracked.inspect });
 
   let lastLeader: string | undefined;
   const leaderOf = (s: LeaderSnapshot) => (s.hasTag('leading') ? identity : s.context.holder?.identity);
@@ -214,6 +224,8 @@ export async function startLeaderElection(opts: LeaderElectionOptions): Promise<
       await waitFor(actor, (s) => s.status === 'done', { timeout: leaseMs + stopTimeoutMs + 2_000 }).catch(() => actor.stop());
       await follow.stop();
       await Promise.allSettled([...background]);
+      tracked.done();
+      await ownInspector?.stop();
     })());
 
   // Resolve once the first attempt is decided, so that `leader` means something.

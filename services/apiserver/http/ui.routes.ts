@@ -1,0 +1,27 @@
+/**
+ * The dashboard (`/ui`): a page and a script of our own (services/apiserver/ui/)
+ * and Mermaid's browser bundle from node_modules, so it works offline. What it
+ * shows it reads from the API like any client (inspect.routes.ts).
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+
+const UI_DIR = fileURLToPath(new URL('../ui/', import.meta.url));
+
+/** Read once, on first use (a server that never serves the page never reads it). */
+function asset(load: () => string | Buffer): () => string | Buffer {
+  let cached: string | Buffer | undefined;
+  return () => (cached ??= load());
+}
+
+const page = asset(() => readFileSync(`${UI_DIR}index.html`, 'utf8'));
+const script = asset(() => readFileSync(`${UI_DIR}app.js`, 'utf8'));
+const mermaid = asset(() => readFileSync(createRequire(import.meta.url).resolve('mermaid/dist/mermaid.min.js')));
+
+export function registerUiRoutes(app: FastifyInstance): void {
+  app.get('/ui', async (_req, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(page()));
+  app.get('/ui/app.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(script()));
+  app.get('/ui/mermaid.min.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').header('cache-control', 'max-age=86400').send(mermaid()));
+}
