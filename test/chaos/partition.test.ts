@@ -33,12 +33,7 @@ Promise.all([10251, 10252].map((port) => fetch('http://127.0.0.1:' + port + '/me
 
 type Status = { masters?: { items?: { hostname: string }[] }; nats?: { peers?: { name: string; current: boolean }[] } };
 
-// TODO, not skipped: it runs and reports, but does not fail the suite while this is open —
-// in 1 of 8 runs an acknowledged write was missing from the list afterwards (store or watch
-// cache: the test now tells which), and in another the majority had no store leader for > 30 s.
-const KNOWN_DEFECT = 'issue 6: under a silent partition an acknowledged write went missing once in 8 runs; being investigated';
-
-test('a master cut off the network: it accepts no write, its leaders step down, it rejoins cleanly', { timeout: 600_000, todo: KNOWN_DEFECT }, async (t) => {
+test('a master cut off the network: it accepts no write, its leaders step down, it rejoins cleanly', { timeout: 600_000 }, async (t) => {
   const c = await startChaosCluster(t, 'keelson-chaos-partition');
   const network = `${c.name}-cluster`;
   try {
