@@ -32,7 +32,7 @@ COPY package.json package-lock.json ./
 RUN if [ -f /etc/ssl/certs/ca-certificates.crt ]; then export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt; fi; \
     npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 COPY tsconfig.json ./
-COPY scripts/gen-protos.mjs scripts/
+COPY scripts/gen-protos.mjs scripts/copy-ui.mjs scripts/
 COPY protos protos
 COPY statecharts statecharts
 COPY services services

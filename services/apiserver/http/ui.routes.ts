@@ -1,9 +1,10 @@
 /**
  * The dashboard (`/ui`): a page and a script of our own (services/apiserver/ui/)
- * and Mermaid's browser bundle from node_modules, so it works offline. What it
+ * and Mermaid's browser bundle — vendored into ui/vendor/ by the build
+ * (scripts/copy-ui.mjs), else from node_modules — so it works offline. What it
  * shows it reads from the API like any client (inspect.routes.ts).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
@@ -18,7 +19,10 @@ function asset(load: () => string | Buffer): () => string | Buffer {
 
 const page = asset(() => readFileSync(`${UI_DIR}index.html`, 'utf8'));
 const script = asset(() => readFileSync(`${UI_DIR}app.js`, 'utf8'));
-const mermaid = asset(() => readFileSync(createRequire(import.meta.url).resolve('mermaid/dist/mermaid.min.js')));
+const mermaid = asset(() => {
+  const vendored = `${UI_DIR}vendor/mermaid.min.js`;
+  return readFileSync(existsSync(vendored) ? vendored : createRequire(import.meta.url).resolve('mermaid/dist/mermaid.min.js'));
+});
 
 export function registerUiRoutes(app: FastifyInstance): void {
   app.get('/ui', async (_req, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(page()));

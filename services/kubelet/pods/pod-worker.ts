@@ -5,8 +5,8 @@
  * probes (the startup probe first, then readiness and liveness), and hands every
  * status change to `report` (the pod manager writes it through the API).
  */
-import { NO_INSPECTION, type Inspector, type Tracked } from '../../lib/inspect/index.js';
 import { createActor, fromPromise, type Actor } from 'xstate';
+import { NO_INSPECTION, type Inspector, type Tracked } from '../../lib/inspect/index.js';
 import {
   containerMachine,
   containerStatus,

@@ -27,11 +27,11 @@
  *    lease: the leader steps down and another is elected after the stall. Safe,
  *    with a gap; accepted.
  */
-import { startInspector, type Inspector } from '../inspect/index.js';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { createActor, fromPromise, waitFor, type ActorRefFrom } from 'xstate';
+import { startInspector, type Inspector } from '../inspect/index.js';
 import { isLeading, LEADER_TIMING, leaderMachine, type LeaderSnapshot } from '../../../statecharts/leader.machine.js';
 import { KeelsonClient } from '../client/index.js';
 import { decodeElection, ElectionLease, ElectionsBucket, holderOf } from './elections-bucket.js';
