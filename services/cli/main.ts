@@ -113,6 +113,7 @@ async function cmdUp(argv: string[]): Promise<void> {
     [
       `Keelson is up.`,
       `  API server   ${cluster.apiserver.url}`,
+      `  dashboard    ${cluster.apiserver.url}/ui   (the statecharts, every actor's state, live)`,
       `  NATS         ${cluster.nats.url} (JetStream data in ${values['data-dir']}/nats)`,
       `  kubeconfig   ${cluster.kubeconfigPath}`,
       `  nodes        ${cluster.nodes.length ? cluster.nodes.map((n) => n.nodeName).join(', ') : '(none: --nodes 0)'}`,
