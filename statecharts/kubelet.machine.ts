@@ -12,7 +12,7 @@
  *
  * Actors the service must provide (input `{ nodeName }` for each):
  *  - `registerNode`: create or update the Node (capacity, allocatable, nodeInfo,
- *    conditions). Idempotent; retried 100 ms doubling to 7 s, as the kubelet does.
+ *    conditions). Idempotent; retried 100 ms doubling to 2 s (registerRetryDelay).
  *  - `renewLease`: create or renew the node's Lease in kube-node-lease. A failure
  *    waits for the next heartbeat.
  *  - `reportStatus`: write the Node's status. Rejecting with an error whose
@@ -51,9 +51,15 @@ export type KubeletContext = Required<KubeletInput> & {
 
 export type NodeRef = { nodeName: string };
 
-/** Back-off before the next registration: 100 ms doubling up to 7 s. */
+/**
+ * Back-off before the next registration: 100 ms doubling up to 2 s. Kubernetes'
+ * kubelet goes up to 7 s, beside a 40 s node grace period; here a node is
+ * given 5 s + 5 s before its pods are evicted, so a kubelet that started
+ * before the API servers (a whole cluster restarting) must find them within
+ * 2 s of their coming up, not 7.
+ */
 export function registerRetryDelay(attempts: number): number {
-  return Math.min(100 * 2 ** Math.max(0, attempts - 1), 7_000);
+  return Math.min(100 * 2 ** Math.max(0, attempts - 1), 2_000);
 }
 
 const notProvided = (name: string) =>
