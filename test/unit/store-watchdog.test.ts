@@ -12,7 +12,7 @@ const PERIOD = 20;
 type Fake = { pending: number; delivered: number; seen: number; missed?: number; info?: 'hang' | 'gone'; probe?: 'hang' };
 
 /** Runs the watchdog on `fake` for `checks` periods; `step` may change the fake between checks. Resolves with the check it ended at, or undefined. */
-async function watch(fake: Fake, checks: number, step: (check: number) => void = () => undefined): Promise<number | undefined> {
+async function watch(fake: Fake, checks: number, step: (check: number) => void = () => undefined, lastSeq = () => fake.seen): Promise<number | undefined> {
   const never = new Promise<never>(() => undefined);
   const watched: Watched = {
     info: () =>
@@ -21,7 +21,7 @@ async function watch(fake: Fake, checks: number, step: (check: number) => void =
         : fake.info === 'gone'
           ? Promise.reject(new JetStreamApiError({ code: 404, err_code: 10014, description: 'consumer not found' }))
           : Promise.resolve({ num_pending: fake.pending, delivered: { stream_seq: fake.delivered } }),
-    lastSeq: () => fake.seen,
+    lastSeq,
     firstMissed: () => (fake.probe === 'hang' ? never : Promise.resolve(fake.missed)),
   };
   let endedAt: number | undefined;
@@ -46,7 +46,9 @@ test('a healthy idle watch is left alone', async () => {
 
 test('a watch making progress is left alone, even with messages pending', async () => {
   const fake: Fake = { pending: 50, delivered: 60, seen: 10 };
-  assert.equal(await watch(fake, 8, () => (fake.seen += 5)), undefined);
+  // Messages arrive all the time: every look at the watch finds it further on.
+  const watched = { get seen() { return (fake.seen += 5); } };
+  assert.equal(await watch(Object.assign(fake, { seen: 0 }), 8, () => undefined, () => watched.seen), undefined);
 });
 
 test('a consumer that is gone ends the watch at the first check', async () => {
@@ -77,4 +79,53 @@ test('a change delivered right after one check is not a strike held against the 
 
 test('no answer from the stream leader (an election) is no reason to end a watch', async () => {
   assert.equal(await watch({ pending: 0, delivered: 10, seen: 10, probe: 'hang' }, 8), undefined);
+});
+
+test('while the alarm is quiet nothing is asked until the slow round comes, however the consumer looks', async () => {
+  let asked = 0;
+  const watched: Watched = {
+    info: () => (asked++, Promise.resolve({ num_pending: 5, delivered: { stream_seq: 20 } })),
+    lastSeq: () => 10,
+    firstMissed: () => (asked++, Promise.resolve(14)),
+    alert: () => false,
+  };
+  let ended = false;
+  const timer = watchConsumer(watched, () => (ended = true), PERIOD, 1_000);
+  await new Promise((r) => setTimeout(r, 8 * PERIOD));
+  clearInterval(timer);
+  assert.equal(asked, 0);
+  assert.equal(ended, false);
+});
+
+test('once the alarm is raised a stuck consumer is found as before', async () => {
+  let raised = false;
+  const watched: Watched = {
+    info: () => Promise.resolve({ num_pending: 5, delivered: { stream_seq: 20 } }),
+    lastSeq: () => 10,
+    firstMissed: () => Promise.resolve(undefined),
+    alert: () => raised,
+  };
+  let ended = false;
+  const timer = watchConsumer(watched, () => (ended = true), PERIOD, 1_000);
+  await new Promise((r) => setTimeout(r, 4 * PERIOD));
+  assert.equal(ended, false);
+  raised = true;
+  await new Promise((r) => setTimeout(r, 12 * PERIOD));
+  clearInterval(timer);
+  assert.equal(ended, true);
+});
+
+test('while the alarm is quiet a stuck consumer is still found, on the slow round', async () => {
+  const watched: Watched = {
+    info: () => Promise.resolve({ num_pending: 5, delivered: { stream_seq: 20 } }),
+    lastSeq: () => 10,
+    firstMissed: () => Promise.resolve(undefined),
+    alert: () => false,
+  };
+  let ended = false;
+  // One check in 3 periods; after a failed one, every period.
+  const timer = watchConsumer(watched, () => (ended = true), PERIOD, 3);
+  await new Promise((r) => setTimeout(r, 12 * PERIOD));
+  clearInterval(timer);
+  assert.equal(ended, true);
 });

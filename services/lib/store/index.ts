@@ -20,6 +20,7 @@ import { ApiError, errors } from '../errors/index.js';
 import { isCasFailure } from '../kv/index.js';
 import { Bucket, type Written } from './bucket.js';
 import { DEFAULT_RETRY_POLICY, WriteOutcomeUnknown, type RetryPolicy } from './retry.js';
+import { WatchAlarm, type StreamView } from './alarm.js';
 import { watchConsumer } from './watchdog.js';
 
 export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
@@ -110,6 +111,8 @@ export class Store {
     private readonly stream: StreamProbe,
   ) {}
 
+  private alarm?: WatchAlarm;
+
   static async open(nc: NatsConnection, opts: StoreOptions = {}): Promise<Store> {
     const bucket = opts.bucket ?? DEFAULT_BUCKET;
     const policy = { ...DEFAULT_RETRY_POLICY, ...opts.retry };
@@ -124,6 +127,10 @@ export class Store {
     const keys = new Bucket({ bucket, js, jsm, direct, policy, hooks: { onRetry: opts.onRetry } });
     const stream: StreamProbe = {
       lastSeq: async () => Number((await jsm.streams.info(`KV_${bucket}`)).state.last_seq),
+      view: async () => {
+        const c = (await jsm.streams.info(`KV_${bucket}`)).cluster;
+        return { leader: c?.leader, replicas: (c?.replicas ?? []).map((r) => ({ name: r.name, current: r.current, offline: r.offline })) };
+      },
       // Not a direct get: the stream leader answers, never a replica that lags.
       firstAfter: async (subject, seq) => (await jsm.streams.getMessage(`KV_${bucket}`, { seq: seq + 1, next_by_subj: subject } as never))?.seq,
     };
@@ -275,20 +282,32 @@ export class Store {
       },
     });
     const missed = () => this.stream.firstAfter(subject, lastSeq);
-    const watchdog = watchConsumer({ info: () => consumer.info(), lastSeq: () => lastSeq, firstMissed: missed }, () => {
+    const alarm = this.watchAlarm();
+    const release = alarm.use();
+    const watchdog = watchConsumer({ info: () => consumer.info(), lastSeq: () => lastSeq, firstMissed: missed, alert: () => alarm.raised }, () => {
       abandoned = true;
       abandon();
       void messages?.close().catch(() => undefined);
     });
-    const done = Promise.race([messages.closed().then(() => undefined), given]).then(() => clearInterval(watchdog));
+    const done = Promise.race([messages.closed().then(() => undefined), given]).then(() => {
+      clearInterval(watchdog);
+      release();
+    });
     return {
       synced,
       done,
       stop: async () => {
         clearInterval(watchdog);
+        release();
         await messages!.close().catch(() => undefined);
       },
     };
+  }
+
+  /** One alarm for all of this store's watches (alarm.ts). */
+  private watchAlarm(): WatchAlarm {
+    this.alarm ??= new WatchAlarm(this.nc, `KV_${this.bucket}`, () => this.stream.view());
+    return this.alarm;
   }
 }
 
@@ -298,6 +317,8 @@ type StreamProbe = {
   lastSeq(): Promise<number>;
   /** The sequence of the first message under `subject` (wildcards allowed) after `seq`, if any. */
   firstAfter(subject: string, seq: number): Promise<number | undefined>;
+  /** Who leads the stream and which replicas are live. */
+  view(): Promise<StreamView>;
 };
 
 export type StoreWatch = {

@@ -9,24 +9,23 @@
  * - after a stream-leader election a consumer can answer that nothing is
  *   pending while the stream holds changes it never sent (seen about once in
  *   five failovers on nats-server 2.9.10).
- * Every 2 s it asks the consumer for its info and, when nothing arrived since
- * the last check, asks the stream's leader for the first message under the
- * watch's filter after the last one delivered. "Consumer not found" ends the
- * watch at once; no answer from the consumer, messages pending or delivered
- * beyond what arrived, or a message the watch should have had — with no
- * progress, twice in a row — end it too, and the watch's owner resumes from
+ * While the store's alarm is raised (alarm.ts: after a reconnect, a stream
+ * advisory, a change of the stream's leader or replicas) — else about once a
+ * minute, and every 2 s after a failed check — it asks the consumer for its
+ * info and, when nothing arrived since the last check, asks the stream's
+ * leader for the first message under the watch's filter after the last one
+ * delivered. "Consumer not found" or no answer from the consumer ends the
+ * watch at once; messages pending or delivered beyond what arrived, or a
+ * message the watch should have had — with no progress, twice in a row — end
+ * it too, and the watch's owner resumes from
  * the last revision it saw (the informer does). A needless resume costs one
  * consumer and loses no event.
  */
-import { JetStreamApiError } from '@nats-io/jetstream';
 import { within } from './retry.js';
 
 /** How often a watch is checked, and after how many failed checks in a row it is given up. */
 export const WATCHDOG_MS = 2_000;
 const WATCHDOG_STRIKES = 2;
-
-/** JetStream's "consumer not found". */
-const CONSUMER_NOT_FOUND = 10014;
 
 export type Watched = {
   /** The consumer's info, as the server hosting it sees it. */
@@ -35,25 +34,38 @@ export type Watched = {
   lastSeq(): number;
   /** The stream leader's first message under the watch's filter after lastSeq, if any. */
   firstMissed(): Promise<number | undefined>;
+  /** Whether the store's alarm is raised (alarm.ts): then every period is checked, else one in QUIET_EVERY. Default: always. */
+  alert?(): boolean;
 };
 
+/** While the alarm is quiet, a watch still checks itself every QUIET_EVERY periods (about once a minute at 2 s), at a random phase. */
+const QUIET_EVERY = 30;
+
 /** Starts checking; `end` is called once, when the watch is given up. Clear the returned timer to stop. */
-export function watchConsumer(watched: Watched, end: () => void, periodMs = WATCHDOG_MS): NodeJS.Timeout {
+export function watchConsumer(watched: Watched, end: () => void, periodMs = WATCHDOG_MS, quietEvery = QUIET_EVERY): NodeJS.Timeout {
   let strikes = 0;
   let asking = false;
   let seen = watched.lastSeq();
+  let quietTicks = Math.floor(Math.random() * quietEvery);
   const strike = () => {
     if (++strikes < WATCHDOG_STRIKES) return;
     clearInterval(timer);
     end();
   };
   const check = async () => {
+    if (watched.alert && !watched.alert() && strikes === 0 && ++quietTicks % quietEvery !== 0) {
+      seen = watched.lastSeq();
+      return;
+    }
     const before = seen;
     let info;
     try {
       info = await within(watched.info(), periodMs);
-    } catch (e) {
-      if (e instanceof JetStreamApiError && e.code === CONSUMER_NOT_FOUND) strikes = WATCHDOG_STRIKES;
+    } catch {
+      // Gone ("consumer not found"), or its server does not answer within a
+      // period: either way nothing more will come from it. (After a failover a
+      // new consumer can even be placed on the dead server.)
+      strikes = WATCHDOG_STRIKES;
       return strike();
     }
     seen = watched.lastSeq();
