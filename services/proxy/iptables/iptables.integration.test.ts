@@ -207,7 +207,8 @@ for (const family of ['iptables', 'iptables-legacy'] as IptablesFamily[]) {
       const ports = [moved, gained, sticky, dns];
       await backend.sync(ports);
       assert.equal(backend.lastSync()?.partial, true);
-      assert.deepEqual(names(await answers(web.clusterIP!, 81, 9)), ['a', 'b', 'c']);
+      // Random balancing: 9 connections missed one of 3 endpoints 8 % of the time, 30 miss one 1 in 60,000.
+      assert.deepEqual(names(await answers(web.clusterIP!, 81, 30)), ['a', 'b', 'c']);
       assert.equal((await ns.connect(web.clusterIP!, 80)).error, 'ECONNREFUSED', 'the old port falls to the service CIDR reject');
       assert.match((await ns.connect(NODE_IP, 30081)).data ?? '', /^c /);
       const partial = await save();
