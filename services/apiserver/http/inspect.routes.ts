@@ -70,6 +70,8 @@ function watchTransitions(nc: NatsConnection, req: FastifyRequest, reply: Fastif
     sub.unsubscribe();
     raw.end();
   };
+  // The API server replaced its NATS connection: end the stream, the client watches again.
+  void sub.closed.then(close, close);
   reply.hijack();
   raw.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache' });
   raw.flushHeaders();

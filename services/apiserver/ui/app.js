@@ -86,7 +86,8 @@ function applyTransition(t) {
     a.gone = true;
     a.state = a.state || t.from;
     a.history.push(t);
-    setTimeout(() => {
+    clearTimeout(a.forget);
+    a.forget = setTimeout(() => {
       if (actors.get(key)?.gone) {
         actors.delete(key);
         schedule(t.machine);
@@ -178,14 +179,16 @@ async function loadActors() {
 
 async function follow() {
   for (let pause = 500; ; pause = Math.min(pause * 2, 10_000)) {
+    let res;
+    let reader;
     try {
-      const res = await fetch(`${API}/actors?watch=true`);
+      res = await fetch(`${API}/actors?watch=true`);
       if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
       setStatus('live', 'live');
       pause = 500;
       // What happened before the watch began is in the list.
       await loadActors();
-      const reader = res.body.getReader();
+      reader = res.body.getReader();
       const text = new TextDecoder();
       let buffered = '';
       for (;;) {
@@ -204,6 +207,8 @@ async function follow() {
       setStatus('reconnecting…', 'down');
     } catch (e) {
       setStatus(`disconnected (${e.message}); retrying`, 'down');
+      // An open stream left behind would hold one of the browser's few connections to the server.
+      (reader ?? res?.body)?.cancel().catch(() => undefined);
     }
     await new Promise((r) => setTimeout(r, pause));
   }

@@ -128,6 +128,8 @@ export class NatsInspector implements Inspector {
     // lets the inspection under way finish (the final state is reported) first.
     let closing = false;
     let finished = false;
+    /** The record this actor made (tracked names are reused by re-created actors). */
+    let mine: Actor | undefined;
     return {
       inspect: (ev) => {
         if (finished || ev.type !== '@xstate.snapshot') return;
@@ -138,6 +140,7 @@ export class NatsInspector implements Inspector {
         const known = this.actors.get(actor);
         if (known?.state === to) return;
         this.record({ actor, machine, from: known?.state ?? '', to, event: ev.event.type });
+        mine = this.actors.get(actor);
       },
       done: () => {
         if (closing) return;
@@ -145,7 +148,8 @@ export class NatsInspector implements Inspector {
         queueMicrotask(() => {
           finished = true;
           const known = this.actors.get(actor);
-          if (known) this.record({ actor, machine, from: known.state, to: '', event: 'stopped' });
+          // Only this actor's record: a new actor of the same name may have replaced it.
+          if (known && known === mine) this.record({ actor, machine, from: known.state, to: '', event: 'stopped' });
         });
       },
     };
@@ -235,14 +239,18 @@ export async function gatherStates(nc: NatsConnection, opts: { maxMs?: number; q
     strategy: 'stall',
     stall: opts.quietMs ?? 300,
   });
-  for await (const m of replies) {
-    if (m.data.length === 0 && m.headers?.hasError) continue;
-    try {
-      const r = decodeMessage('keelson.inspect.v1.StatesReply', m.data) as unknown as { actors?: ActorState[] };
-      for (const a of r.actors ?? []) out.push({ ...a, history: a.history ?? [] });
-    } catch {
-      // Not an inspector's answer.
+  try {
+    for await (const m of replies) {
+      try {
+        const r = decodeMessage('keelson.inspect.v1.StatesReply', m.data) as unknown as { actors?: ActorState[] };
+        for (const a of r.actors ?? []) out.push({ ...a, history: a.history ?? [] });
+      } catch {
+        // Not an inspector's answer.
+      }
     }
+  } catch (e) {
+    // No component listens (nothing runs yet): no actors, not an error.
+    if (!(e instanceof Error && /no responders/i.test(`${e.name} ${e.message}`))) throw e;
   }
   return out;
 }

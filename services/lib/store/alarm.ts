@@ -95,7 +95,8 @@ export class WatchAlarm {
     this.polling = true;
     try {
       const v = await this.view();
-      const key = `${v.leader ?? ''}|${v.replicas.map((r) => `${r.name}:${r.current && !r.offline}`).sort().join(',')}`;
+      // A follower's `current` flips with load; only the leader and who is offline tell of trouble.
+      const key = `${v.leader ?? ''}|${v.replicas.map((r) => `${r.name}:${r.offline ? 'offline' : 'up'}`).sort().join(',')}`;
       if (this.lastView !== undefined && key !== this.lastView) this.raise();
       this.lastView = key;
     } catch {

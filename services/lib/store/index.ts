@@ -208,8 +208,17 @@ export class Store {
       },
       { until: 'synced' },
     );
-    await stop.synced;
+    // A watch that ends before it caught up (its consumer lost, the connection
+    // closed) never syncs: that list fails instead of waiting for ever.
+    let ended = false;
+    await Promise.race([
+      stop.synced,
+      stop.done.then(() => {
+        ended = true;
+      }),
+    ]);
     await stop.stop();
+    if (ended) throw errors.unavailable(`the store watch on ${storeFilter(resource, namespace)} ended before it caught up; try again`);
     // An empty or untouched range is consistent at the store's current revision.
     if (revision === 0) revision = await this.revision();
     return { items: [...items.values()], revision };
@@ -270,13 +279,19 @@ export class Store {
         if (abandoned) return;
         lastSeq = Math.max(lastSeq, m.seq);
         const key = parseStoreKey(m.subject.slice(prefix.length));
+        // An entry that does not decode (or a handler that throws) must not stop the
+        // consumer: the watch would resume at the same entry and fail on it for ever.
         if (key) {
-          const op = m.headers?.get('KV-Operation');
-          onEvent({
-            key,
-            revision: m.seq,
-            object: op === 'DEL' || op === 'PURGE' ? undefined : decodeEntry(key.resource, m.data, m.seq),
-          });
+          try {
+            const op = m.headers?.get('KV-Operation');
+            onEvent({
+              key,
+              revision: m.seq,
+              object: op === 'DEL' || op === 'PURGE' ? undefined : decodeEntry(key.resource, m.data, m.seq),
+            });
+          } catch (e) {
+            console.error(`store watch: skipped ${m.subject} at revision ${m.seq}: ${(e as Error).message}`);
+          }
         }
         if (!isSynced && --pending <= 0) setSynced();
       },
@@ -284,10 +299,13 @@ export class Store {
     const missed = () => this.stream.firstAfter(subject, lastSeq);
     const alarm = this.watchAlarm();
     const release = alarm.use();
+    // A consumer we leave is deleted, not left to the server's 5-minute inactivity limit.
+    const discard = () => void consumer.delete().catch(() => undefined);
     const watchdog = watchConsumer({ info: () => consumer.info(), lastSeq: () => lastSeq, firstMissed: missed, alert: () => alarm.raised }, () => {
       abandoned = true;
       abandon();
       void messages?.close().catch(() => undefined);
+      discard();
     });
     const done = Promise.race([messages.closed().then(() => undefined), given]).then(() => {
       clearInterval(watchdog);
@@ -300,6 +318,7 @@ export class Store {
         clearInterval(watchdog);
         release();
         await messages!.close().catch(() => undefined);
+        discard();
       },
     };
   }

@@ -14,14 +14,19 @@
  * minute, and every 2 s after a failed check — it asks the consumer for its
  * info and, when nothing arrived since the last check, asks the stream's
  * leader for the first message under the watch's filter after the last one
- * delivered. "Consumer not found" or no answer from the consumer ends the
- * watch at once; messages pending or delivered beyond what arrived, or a
- * message the watch should have had — with no progress, twice in a row — end
- * it too, and the watch's owner resumes from
- * the last revision it saw (the informer does). A needless resume costs one
+ * delivered. No answer from the consumer ends the watch at once; "consumer
+ * not found", or a change the watch should have had while it made no
+ * progress, twice in a row, end it too (the consumer's own pending and
+ * delivered counts are not trusted: its delivered sequence runs past the
+ * other keys' messages it skips). The watch's owner then resumes from the
+ * last revision it saw (the informer does). A needless resume costs one
  * consumer and loses no event.
  */
+import { JetStreamApiError } from '@nats-io/jetstream';
 import { within } from './retry.js';
+
+/** JetStream's "consumer not found". */
+const CONSUMER_NOT_FOUND = 10014;
 
 /** How often a watch is checked, and after how many failed checks in a row it is given up. */
 export const WATCHDOG_MS = 2_000;
@@ -58,20 +63,20 @@ export function watchConsumer(watched: Watched, end: () => void, periodMs = WATC
       return;
     }
     const before = seen;
-    let info;
     try {
-      info = await within(watched.info(), periodMs);
-    } catch {
-      // Gone ("consumer not found"), or its server does not answer within a
-      // period: either way nothing more will come from it. (After a failover a
-      // new consumer can even be placed on the dead server.)
-      strikes = WATCHDOG_STRIKES;
+      await within(watched.info(), periodMs);
+    } catch (e) {
+      // Its server does not answer within a period: nothing more will come from
+      // it (after a failover a new consumer can even be placed on the dead
+      // server). "Not found" may be nats.js re-creating an ordered consumer: a strike.
+      if (!(e instanceof JetStreamApiError && e.code === CONSUMER_NOT_FOUND)) strikes = WATCHDOG_STRIKES;
       return strike();
     }
     seen = watched.lastSeq();
     if (seen !== before) return void (strikes = 0);
-    if (info.num_pending > 0 || info.delivered.stream_seq > seen) return strike();
-    // The consumer says it has sent everything: has it? No answer (an election) tells nothing.
+    // No progress. Whatever the consumer says (its delivered sequence runs past
+    // the other keys' messages it skips), the stream leader tells whether a
+    // change under the filter was missed. No answer (an election) tells nothing.
     const next = await within(watched.firstMissed(), periodMs).catch(() => null);
     if (next === null) return;
     if (next !== undefined && watched.lastSeq() === seen) return strike();
