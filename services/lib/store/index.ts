@@ -210,15 +210,9 @@ export class Store {
     );
     // A watch that ends before it caught up (its consumer lost, the connection
     // closed) never syncs: that list fails instead of waiting for ever.
-    let ended = false;
-    await Promise.race([
-      stop.synced,
-      stop.done.then(() => {
-        ended = true;
-      }),
-    ]);
+    const outcome = await Promise.race([stop.synced.then(() => 'synced' as const), stop.done.then(() => 'ended' as const)]);
     await stop.stop();
-    if (ended) throw errors.unavailable(`the store watch on ${storeFilter(resource, namespace)} ended before it caught up; try again`);
+    if (outcome === 'ended') throw errors.unavailable(`the store watch on ${storeFilter(resource, namespace)} ended before it caught up; try again`);
     // An empty or untouched range is consistent at the store's current revision.
     if (revision === 0) revision = await this.revision();
     return { items: [...items.values()], revision };
