@@ -41,8 +41,8 @@ export type ChartTransition = {
 
 type Named = string | { type?: string; name?: string } | ((...args: never[]) => unknown);
 
-/** A guard's or action's name as written (`not(x)` for a negated named guard). */
-function nameOf(x: Named | undefined): string | undefined {
+/** A guard's or action's name as written (`not(x)` for a negated named guard); coverage ids use it too. */
+export function nameOf(x: Named | undefined): string | undefined {
   if (x === undefined) return undefined;
   if (typeof x === 'string') return x;
   if (typeof x === 'function') {

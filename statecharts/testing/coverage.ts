@@ -14,27 +14,18 @@
  */
 import { getShortestPaths, getStateNodes } from '@xstate/graph';
 import { createActor, fromCallback, type AnyEventObject, type AnyStateMachine, type EventObject } from 'xstate';
+import { nameOf } from '../export/chart.js';
 
 /** `source --event [guard]--> target` for one transition definition. */
 export type TransitionId = string;
 
-type Guard = string | { type?: string } | ((...args: never[]) => unknown) | undefined;
+type Guard = Parameters<typeof nameOf>[0];
 type TransitionDef = { source: { id: string }; target?: readonly { id: string }[]; eventType: string; guard?: Guard };
 type Node = { id: string; type: string; transitions: Map<string, TransitionDef[]>; always?: TransitionDef[] };
 
-function guardName(g: Guard): string {
-  if (g === undefined) return '';
-  if (typeof g === 'string') return g;
-  if (typeof g === 'function') {
-    const stateValue = (g as { stateValue?: unknown }).stateValue;
-    return stateValue === undefined ? g.name || 'inline' : `${g.name}(${JSON.stringify(stateValue)})`;
-  }
-  return g.type ?? 'inline';
-}
-
 function idOf(t: TransitionDef): TransitionId {
   const targets = t.target?.map((s) => s.id).join(',') || '(self)';
-  const guard = t.guard === undefined ? '' : ` [${guardName(t.guard)}]`;
+  const guard = t.guard === undefined ? '' : ` [${nameOf(t.guard)}]`;
   return `${t.source.id} --${t.eventType || '(always)'}${guard}--> ${targets}`;
 }
 

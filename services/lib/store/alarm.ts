@@ -21,7 +21,7 @@ export const ALERT_MS = 30_000;
 export const POLL_MS = 10_000;
 
 /** The stream's view that matters here: who leads, and which replicas are live. */
-export type StreamView = { leader?: string; replicas: { name: string; current: boolean; offline?: boolean }[] };
+export type StreamView = { leader?: string; replicas: { name: string; offline?: boolean }[] };
 
 export class WatchAlarm {
   private until = 0;
@@ -95,7 +95,7 @@ export class WatchAlarm {
     this.polling = true;
     try {
       const v = await this.view();
-      // A follower's `current` flips with load; only the leader and who is offline tell of trouble.
+      // Not a follower's `current`, which flips with load: the leader and who is offline tell of trouble.
       const key = `${v.leader ?? ''}|${v.replicas.map((r) => `${r.name}:${r.offline ? 'offline' : 'up'}`).sort().join(',')}`;
       if (this.lastView !== undefined && key !== this.lastView) this.raise();
       this.lastView = key;

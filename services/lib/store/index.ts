@@ -129,7 +129,7 @@ export class Store {
       lastSeq: async () => Number((await jsm.streams.info(`KV_${bucket}`)).state.last_seq),
       view: async () => {
         const c = (await jsm.streams.info(`KV_${bucket}`)).cluster;
-        return { leader: c?.leader, replicas: (c?.replicas ?? []).map((r) => ({ name: r.name, current: r.current, offline: r.offline })) };
+        return { leader: c?.leader, replicas: (c?.replicas ?? []).map((r) => ({ name: r.name, offline: r.offline })) };
       },
       // Not a direct get: the stream leader answers, never a replica that lags.
       firstAfter: async (subject, seq) => (await jsm.streams.getMessage(`KV_${bucket}`, { seq: seq + 1, next_by_subj: subject } as never))?.seq,

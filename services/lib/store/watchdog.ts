@@ -33,8 +33,8 @@ export const WATCHDOG_MS = 2_000;
 const WATCHDOG_STRIKES = 2;
 
 export type Watched = {
-  /** The consumer's info, as the server hosting it sees it. */
-  info(): Promise<{ num_pending: number; delivered: { stream_seq: number } }>;
+  /** Answers while the consumer lives (its info; what it says is not used, see above). */
+  info(): Promise<unknown>;
   /** The newest stream sequence the watch has delivered (or started after). */
   lastSeq(): number;
   /** The stream leader's first message under the watch's filter after lastSeq, if any. */
