@@ -125,10 +125,11 @@ export class Store {
     const jsm = await jetstream(nc, { timeout: policy.attemptTimeoutMs }).jetstreamManager(false);
     const direct = (await kv.status()).streamInfo.config.allow_direct === true;
     const keys = new Bucket({ bucket, js, jsm, direct, policy, hooks: { onRetry: opts.onRetry } });
+    const info = () => jsm.streams.info(`KV_${bucket}`);
     const stream: StreamProbe = {
-      lastSeq: async () => Number((await jsm.streams.info(`KV_${bucket}`)).state.last_seq),
+      lastSeq: async () => Number((await info()).state.last_seq),
       view: async () => {
-        const c = (await jsm.streams.info(`KV_${bucket}`)).cluster;
+        const c = (await info()).cluster;
         return { leader: c?.leader, replicas: (c?.replicas ?? []).map((r) => ({ name: r.name, offline: r.offline })) };
       },
       // Not a direct get: the stream leader answers, never a replica that lags.
