@@ -59,7 +59,34 @@ const CLUSTER_SCOPE = '_';
 const byPlural = new Map(RESOURCES.map((r) => [r.plural, r]));
 
 export function storeKey(resource: ResourceInfo, namespace: string, name: string): string {
-  return `${resource.plural}.${resource.namespaced ? namespace : CLUSTER_SCOPE}.${name}`;
+  return `${resource.plural}.${resource.namespaced ? namespace : CLUSTER_SCOPE}.${keyName(name)}`;
+}
+
+/**
+ * A name as a KV key's last part. KV keys allow only `-/_=.` and letters and
+ * digits; most names are DNS names and stay as they are, but RBAC names may
+ * hold anything but `/` and `%` (`system:node`): every other byte is written
+ * `=XX` (hex of its UTF-8), `=` itself included, which no DNS name has, so
+ * the keys of every name stored before stay the same.
+ */
+export function keyName(name: string): string {
+  if (/^[-_.a-zA-Z0-9]+$/.test(name)) return name;
+  let out = '';
+  for (const ch of name) {
+    if (/[-_.a-zA-Z0-9]/.test(ch)) out += ch;
+    else for (const b of Buffer.from(ch)) out += `=${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/** The name a key's last part stands for (keyName reversed); a part that is no keyName output is taken as it is. */
+export function nameOfKey(part: string): string {
+  if (!part.includes('=')) return part;
+  try {
+    return decodeURIComponent(part.replace(/=([0-9A-F]{2})/g, '%$1'));
+  } catch {
+    return part;
+  }
 }
 
 /** Subject filter for all objects of a resource, optionally in one namespace. */
@@ -76,7 +103,7 @@ export function parseStoreKey(key: string): ObjectKey | undefined {
   const resource = byPlural.get(key.slice(0, first));
   if (!resource) return undefined;
   const ns = key.slice(first + 1, second);
-  return { resource, namespace: ns === CLUSTER_SCOPE ? '' : ns, name: key.slice(second + 1) };
+  return { resource, namespace: ns === CLUSTER_SCOPE ? '' : ns, name: nameOfKey(key.slice(second + 1)) };
 }
 
 /** Maps a JetStream failure to the API error a client should see. */
