@@ -23,6 +23,8 @@ import {
   type RepairOptions,
   type ServiceAllocator,
 } from './allocation/index.js';
+import { Authenticator, type AuthenticationOptions } from './authn/index.js';
+import { Authorizer, ensureBootstrapPolicy } from './authz/index.js';
 import { LeaderFencing } from './fencing.js';
 import { buildHttpServer } from './http/index.js';
 import { defaultAdvertiseAddress, startKubernetesService, type KubernetesService } from './kubernetes-service/index.js';
@@ -64,11 +66,20 @@ export type ApiServerOptions = {
   kubernetesService?: { renewMs?: number; leaseMs?: number };
   /** This server's name in live inspection (`apiserver/<identity>`); default the hostname. */
   identity?: string;
+  /** Serve HTTPS: PEM certificate and key (`--tls-cert-file`, `--tls-private-key-file`); `clientCA` (`--client-ca-file`) verifies client certificates. */
+  tls?: { cert: string; key: string; clientCA?: string };
+  /**
+   * Who may call the HTTP API (`--token-auth-file`, client certificates when
+   * `tls.clientCA` is given): anyone else gets 401, and what each user may do is
+   * decided by RBAC (403 otherwise). Without it every request is served, as plain
+   * in-process tests want.
+   */
+  authentication?: Omit<AuthenticationOptions, 'clientCertificates'>;
 };
 
 export type ApiServer = {
   actor: ActorRefFrom<typeof apiServerMachine>;
-  /** `http://host:port` once serving. */
+  /** `http(s)://host:port` once serving. */
   url: string;
   registry: Registry;
   stop(): Promise<void>;
@@ -94,6 +105,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const requests = { count: 0 };
   const identity = opts.identity ?? hostname();
   const inspector = new NatsInspector(`apiserver/${identity}`);
+  // A token file that does not parse is the caller's mistake too: refused before anything starts.
+  const authenticator = opts.authentication
+    ? new Authenticator({ log: (m) => console.error(m), ...opts.authentication, clientCertificates: Boolean(opts.tls?.clientCA) })
+    : undefined;
 
   const machine = apiServerMachine.provide({
     actors: {
@@ -121,6 +136,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         fencing = new LeaderFencing(nc!);
         registry = new Registry(store!, cache, fencing, { allocator });
         await registry.bootstrap();
+        await ensureBootstrapPolicy(registry);
         const synced = cache;
         await repair?.stop();
         repair = startRepair(allocator!, async () => (await synced.fresh(), synced.list(services)), opts.allocationRepair);
@@ -129,6 +145,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         app = buildHttpServer({
           registry: registry!,
           logger: opts.logRequests ?? false,
+          tls: opts.tls,
+          authenticator,
+          authorizer: new Authorizer(cache!),
           health: () => {
             const state = String(actor.getSnapshot().value);
             return { live: state !== 'Failed' && state !== 'Stopped', ready: state === 'Serving', state };
@@ -196,6 +215,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const state = String(s.value);
     if (state === 'Degraded') console.error('apiserver: NATS connection lost: Degraded (reads from the cache, writes refused, /readyz 503)');
     if (state === 'Serving' && previous === 'Degraded') console.error('apiserver: NATS connection back: Serving');
+    // A start that keeps failing says why each time, not only when it gives up.
+    if (state === 'RetryWait' && previous !== 'RetryWait') console.error(`apiserver: could not start (attempt ${s.context.attempts}): ${s.context.lastError}; trying again`);
     previous = state;
   });
   actor.start();

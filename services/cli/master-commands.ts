@@ -5,6 +5,7 @@
  * against the other masters'). Three `keelson server` processes on three NATS
  * servers of one cluster are the HA control plane (docker-compose.yml).
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../apiserver/index.js';
 import { KeelsonClient } from '../lib/client/index.js';
@@ -22,7 +23,11 @@ export const MASTER_HELP = `  server             One master's control plane: the
       --service-node-port-range MIN-MAX where node ports come from (default 30000-32767)
       --advertise-address IP            this API server in the default/kubernetes Endpoints
                          (default: --host if it is one address, else the first non-loopback IPv4)
-      --log-requests     one log line per request
+      --log-requests     one log line per request (never a credential)
+      --tls-cert-file F, --tls-private-key-file F   serve HTTPS with this certificate and key (PEM)
+      --client-ca-file F  accept client certificates this CA signed (CN = user, O = groups)
+      --token-auth-file F bearer tokens, one "token,user,uid,\"group1,group2\"" per line (read again when
+                          it changes); with either of these two, a request without valid credentials gets 401
 `;
 
 const APISERVER_FLAGS = {
@@ -35,6 +40,10 @@ const APISERVER_FLAGS = {
   'service-cluster-ip-range': { type: 'string' },
   'service-node-port-range': { type: 'string' },
   'advertise-address': { type: 'string' },
+  'tls-cert-file': { type: 'string' },
+  'tls-private-key-file': { type: 'string' },
+  'client-ca-file': { type: 'string' },
+  'token-auth-file': { type: 'string' },
 } as const;
 
 type ApiserverValues = { [K in keyof typeof APISERVER_FLAGS]?: (typeof APISERVER_FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
@@ -52,6 +61,30 @@ function apiserverOptions(values: ApiserverValues): ApiServerOptions {
     serviceClusterIPRange: values['service-cluster-ip-range'],
     serviceNodePortRange: values['service-node-port-range'],
     advertiseAddress: values['advertise-address'],
+    ...securityOptions(values),
+  };
+}
+
+/** HTTPS and authentication from their flags; files are read now, so a wrong path fails the start. */
+function securityOptions(values: ApiserverValues): Pick<ApiServerOptions, 'tls' | 'authentication'> {
+  const cert = values['tls-cert-file'];
+  const key = values['tls-private-key-file'];
+  const clientCA = values['client-ca-file'];
+  const tokenAuthFile = values['token-auth-file'];
+  if (Boolean(cert) !== Boolean(key)) throw new Error('--tls-cert-file and --tls-private-key-file go together');
+  if (clientCA && !cert) throw new Error('--client-ca-file needs HTTPS: give --tls-cert-file and --tls-private-key-file too');
+  const read = (file: string, flag: string) => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new Error(`${flag} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  };
+  return {
+    ...(cert && key
+      ? { tls: { cert: read(cert, '--tls-cert-file'), key: read(key, '--tls-private-key-file'), ...(clientCA ? { clientCA: read(clientCA, '--client-ca-file') } : {}) } }
+      : {}),
+    ...(clientCA || tokenAuthFile ? { authentication: { tokenAuthFile } } : {}),
   };
 }
 

@@ -209,7 +209,7 @@ describe('API server over HTTP', () => {
       const apis = await ok('GET', '/apis');
       assert.equal(apis.kind, 'APIGroupList');
       const groups = Object.fromEntries(apis.groups.map((g: Json) => [g.name, g]));
-      assert.deepEqual(Object.keys(groups).sort(), ['apps', 'coordination.k8s.io']);
+      assert.deepEqual(Object.keys(groups).sort(), ['apps', 'coordination.k8s.io', 'rbac.authorization.k8s.io']);
       assert.deepEqual(groups.apps.preferredVersion, { groupVersion: 'apps/v1', version: 'v1' });
       assert.deepEqual(groups['coordination.k8s.io'].versions, [{ groupVersion: 'coordination.k8s.io/v1', version: 'v1' }]);
       const apps = await ok('GET', '/apis/apps');

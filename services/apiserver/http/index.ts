@@ -3,13 +3,15 @@
  * so that kubectl works; every error leaves as a Kubernetes `Status`.
  */
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Authenticator, UserInfo } from '../authn/index.js';
+import { requestAttributes, type Authorizer } from '../authz/index.js';
 import { ApiError, logServerFailure, toApiError } from '../../lib/errors/index.js';
 import { REQUEST_ID_HEADER, withRequestId } from '../../lib/store/index.js';
 import type { Registry } from '../registry/index.js';
 import { registerClusterStatusRoutes } from './cluster-status.routes.js';
 import { registerInspectRoutes } from './inspect.routes.js';
-import { registerUiRoutes } from './ui.routes.js';
+import { registerUiRoutes, UI_PATHS } from './ui.routes.js';
 import { BODY_LIMIT, registerContentTypes } from './content.js';
 import { registerDiscoveryRoutes } from './discovery.routes.js';
 import { registerResourceRoutes } from './resources.routes.js';
@@ -21,10 +23,27 @@ export type HttpOptions = {
   health: () => { live: boolean; ready: boolean; state: string };
   metrics: () => string;
   logger?: boolean;
+  /** Serve HTTPS with this certificate; with `clientCA`, client certificates it signed are verified. */
+  tls?: { cert: string; key: string; clientCA?: string };
+  /** Who may call: without it every request is served (plain HTTP for in-process tests). */
+  authenticator?: Authenticator;
+  /** What each authenticated caller may do (403 otherwise); needs `authenticator`. */
+  authorizer?: Authorizer;
 };
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated caller (undefined when the server runs without authentication, or on a public path). */
+    user?: UserInfo;
+  }
+}
+
+/** Answered to anyone, as Kubernetes' system:public-info-viewer: health, the version and the dashboard's static files. */
+const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version', ...UI_PATHS]);
 
 export function buildHttpServer(opts: HttpOptions): FastifyInstance {
   const app = Fastify({
+    ...(opts.tls ? { https: httpsOptions(opts.tls) } : {}),
     logger: opts.logger ?? false,
     bodyLimit: BODY_LIMIT,
     // Open watches would otherwise keep close() waiting forever.
@@ -33,6 +52,8 @@ export function buildHttpServer(opts: HttpOptions): FastifyInstance {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
   });
   registerContentTypes(app);
+  if (opts.authenticator) authenticateEveryRequest(app, opts.authenticator);
+  if (opts.authenticator && opts.authorizer) authorizeEveryRequest(app, opts.authorizer);
   // A request replayed by the load balancer after its first API server died keeps
   // its id, and so do its store writes: the replay finds its own write (store/write-ids.ts).
   app.addHook('onRequest', (req, _reply, done) => withRequestId(req.headers[REQUEST_ID_HEADER], done));
@@ -57,6 +78,36 @@ export function buildHttpServer(opts: HttpOptions): FastifyInstance {
   app.get('/readyz', async (_req, reply) => health(reply, opts.health().ready, opts.health().state));
   app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(opts.metrics()));
   return app;
+}
+
+function httpsOptions(tls: NonNullable<HttpOptions['tls']>) {
+  // A client certificate is asked for but not required: a bearer token may be used instead.
+  return { cert: tls.cert, key: tls.key, ...(tls.clientCA ? { ca: tls.clientCA, requestCert: true, rejectUnauthorized: false } : {}) };
+}
+
+/** 401 Status for every request with no valid credentials, but on the public paths. */
+function authenticateEveryRequest(app: FastifyInstance, authenticator: Authenticator): void {
+  app.decorateRequest('user', undefined);
+  app.addHook('onRequest', (req: FastifyRequest, reply, done) => {
+    if (PUBLIC_PATHS.has(req.url.split('?')[0]!.replace(/(.)\/+$/, '$1'))) return done();
+    const who = authenticator.authenticate(req.headers.authorization, req.raw.socket);
+    if (typeof who !== 'string') {
+      req.user = who;
+      return done();
+    }
+    reply.code(401).type('application/json').send(new ApiError('Unauthorized', `Unauthorized: ${who}`).toStatus());
+  });
+}
+
+/**
+ * 403 Status for what the caller may not do. After the body is read (a node may
+ * create only the Node named in it) and before any route's own checks.
+ */
+function authorizeEveryRequest(app: FastifyInstance, authorizer: Authorizer): void {
+  app.addHook('preHandler', async (req: FastifyRequest) => {
+    if (!req.user) return; // a public path
+    authorizer.check(req.user, requestAttributes(req.method, req.url, req.query as Record<string, unknown>), req.body);
+  });
 }
 
 function health(reply: { code(c: number): { type(t: string): { send(s: string): unknown } } }, ok: boolean, state: string) {

@@ -160,10 +160,31 @@ const MESSAGES: Record<string, Record<number, string>> = {
   },
   // k8s.io/api/policy/v1
   Eviction: { 1: 'metadata:ObjectMeta', 2: 'deleteOptions:DeleteOptions' },
+  // k8s.io/api/rbac/v1 (`kubectl create role|clusterrole|rolebinding|clusterrolebinding`)
+  Role: { 1: 'metadata:ObjectMeta', 2: 'rules:PolicyRule[]' },
+  ClusterRole: { 1: 'metadata:ObjectMeta', 2: 'rules:PolicyRule[]' },
+  PolicyRule: { 1: 'verbs:string[]', 2: 'apiGroups:string[]', 3: 'resources:string[]', 4: 'resourceNames:string[]', 5: 'nonResourceURLs:string[]' },
+  RoleBinding: { 1: 'metadata:ObjectMeta', 2: 'subjects:Subject[]', 3: 'roleRef:RoleRef' },
+  ClusterRoleBinding: { 1: 'metadata:ObjectMeta', 2: 'subjects:Subject[]', 3: 'roleRef:RoleRef' },
+  Subject: { 1: 'kind', 2: 'apiGroup', 3: 'name', 4: 'namespace' },
+  RoleRef: { 1: 'apiGroup', 2: 'kind', 3: 'name' },
 };
 
 /** The kinds a body may carry: each is its own message above. */
-const TOP_LEVEL = new Set(['Namespace', 'Pod', 'Service', 'ReplicationController', 'Deployment', 'ReplicaSet', 'DeleteOptions', 'Eviction']);
+const TOP_LEVEL = new Set([
+  'Namespace',
+  'Pod',
+  'Service',
+  'ReplicationController',
+  'Deployment',
+  'ReplicaSet',
+  'DeleteOptions',
+  'Eviction',
+  'Role',
+  'ClusterRole',
+  'RoleBinding',
+  'ClusterRoleBinding',
+]);
 
 type FieldSpec = { name: string; type: string; repeated: boolean; pointer: boolean };
 

@@ -24,6 +24,9 @@ const mermaid = asset(() => {
   return readFileSync(existsSync(vendored) ? vendored : createRequire(import.meta.url).resolve('mermaid/dist/mermaid.min.js'));
 });
 
+/** The page's own files: static, no cluster data in them, so served without credentials (the data routes want one). */
+export const UI_PATHS = ['/ui', '/ui/app.js', '/ui/mermaid.min.js'];
+
 export function registerUiRoutes(app: FastifyInstance): void {
   app.get('/ui', async (_req, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(page()));
   app.get('/ui/app.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(script()));

@@ -11,6 +11,7 @@ import { deploymentPrinter } from './deployments.table.js';
 import { endpointsPrinter } from './endpoints.table.js';
 import { eventPrinter } from './events.table.js';
 import { leasePrinter } from './leases.table.js';
+import { bindingPrinter, rolePrinter } from './rbac.table.js';
 import { namespacePrinter } from './namespaces.table.js';
 import { nodePrinter } from './nodes.table.js';
 import { podPrinter } from './pods.table.js';
@@ -55,6 +56,10 @@ const PRINTERS = new Map<string, Printer>([
   ['apps/ReplicaSet', replicaSetPrinter],
   ['apps/Deployment', deploymentPrinter],
   ['coordination.k8s.io/Lease', leasePrinter],
+  ['rbac.authorization.k8s.io/Role', rolePrinter],
+  ['rbac.authorization.k8s.io/ClusterRole', rolePrinter],
+  ['rbac.authorization.k8s.io/RoleBinding', bindingPrinter],
+  ['rbac.authorization.k8s.io/ClusterRoleBinding', bindingPrinter],
 ]);
 
 /** The printer for a resource; the NAME/AGE fallback when the kind has none. */

@@ -94,6 +94,9 @@ function resource(
   };
 }
 
+/** Roles and bindings: who may do what (services/apiserver/authz). */
+export const RBAC_GROUP = 'rbac.authorization.k8s.io';
+
 export const RESOURCES: readonly ResourceInfo[] = [
   resource({
     plural: 'namespaces',
@@ -197,6 +200,17 @@ export const RESOURCES: readonly ResourceInfo[] = [
     shortNames: [],
     protoType: 'keelson.coordination.v1.Lease',
   }),
+  ...(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding'] as const).map((kind) =>
+    resource({
+      plural: `${kind.toLowerCase()}s`,
+      kind,
+      group: RBAC_GROUP,
+      version: 'v1',
+      namespaced: !kind.startsWith('Cluster'),
+      shortNames: [],
+      protoType: `keelson.rbac.v1.${kind}`,
+    }),
+  ),
 ];
 
 /** `v1` for the core group, `apps/v1` otherwise. */

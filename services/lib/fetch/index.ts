@@ -8,14 +8,28 @@
  * our own, which holds the process, aborts the request and rejects, whatever
  * stage the request is at.
  */
+import { Agent } from 'undici';
+
 export type Answer = { status: number; headers: Headers; text: string };
+
+/** For HTTPS to a server of the cluster: the CA that signed it, and a client certificate if one is to be shown. */
+export type TlsClientOptions = { ca?: string; cert?: string; key?: string };
+
+/** One connection pool per TLS setting (the caller keeps the object), so connections are reused and not leaked. */
+const agents = new WeakMap<TlsClientOptions, Agent>();
+
+function agentFor(tls: TlsClientOptions): Agent {
+  let agent = agents.get(tls);
+  if (!agent) agents.set(tls, (agent = new Agent({ connect: { ca: tls.ca, cert: tls.cert, key: tls.key } })));
+  return agent;
+}
 
 /** No complete answer within the time given. */
 export class FetchTimeoutError extends Error {
   override name = 'FetchTimeoutError';
 }
 
-export async function fetchText(url: string, init: RequestInit, timeoutMs: number): Promise<Answer> {
+export async function fetchText(url: string, init: RequestInit, timeoutMs: number, tls?: TlsClientOptions): Promise<Answer> {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
@@ -26,7 +40,7 @@ export async function fetchText(url: string, init: RequestInit, timeoutMs: numbe
     }, timeoutMs);
   });
   const call = (async () => {
-    const res = await fetch(url, { ...init, signal: controller.signal });
+    const res = await fetch(url, { ...init, signal: controller.signal, ...(tls ? { dispatcher: agentFor(tls) } : {}) } as RequestInit);
     return { status: res.status, headers: res.headers, text: await res.text() };
   })();
   call.catch(() => undefined); // the loser of the race may reject later

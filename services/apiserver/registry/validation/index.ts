@@ -13,6 +13,7 @@ import { Errs, type FieldCause } from './errors.js';
 import { validateEndpoints } from './endpoints.js';
 import { validateEvent } from './event.js';
 import { validateLease } from './lease.js';
+import { validateBinding, validateBindingUpdate, validateRole } from './rbac.js';
 import { validateNamespace, validateNamespaceStatus } from './namespace.js';
 import { validateNode, validateNodeStatus, validateNodeUpdate } from './node.js';
 import { validatePod, validatePodStatus, validatePodUpdate } from './pod.js';
@@ -59,6 +60,10 @@ const CREATE: Record<string, Validator> = {
   Deployment: (o, e) => validateDeployment(o, e),
   ReplicaSet: (o, e) => validateReplicaSet(o, e),
   Lease: (o, e) => validateLease(o, e),
+  Role: (o, e) => validateRole(o, e),
+  ClusterRole: (o, e) => validateRole(o, e),
+  RoleBinding: (o, e) => validateBinding(o, e),
+  ClusterRoleBinding: (o, e) => validateBinding(o, e),
 };
 
 type UpdateRule = (obj: KObject, old: KObject, e: Errs) => void;
@@ -69,6 +74,8 @@ const UPDATE: Record<string, UpdateRule> = {
   Node: validateNodeUpdate,
   Deployment: validateSelectorUpdate,
   ReplicaSet: validateSelectorUpdate,
+  RoleBinding: validateBindingUpdate,
+  ClusterRoleBinding: validateBindingUpdate,
 };
 
 const STATUS: Record<string, UpdateRule> = {

@@ -1,0 +1,103 @@
+/**
+ * Authentication at the HTTP edge, as kube-apiserver does it with anonymous
+ * requests turned off: a request is some user when it carries a bearer token
+ * from the token file, or a client certificate the TLS layer verified against
+ * the client CA (CN = user, O = groups); else it gets 401. The token file is
+ * read again when it changes (looked at no more than once a second), so tokens
+ * are added and revoked without a restart; a broken edit is refused and the
+ * tokens before it stay. Nothing here logs or answers a credential.
+ *
+ *   const authn = new Authenticator({ tokenAuthFile: 'tokens.csv', clientCertificates: true, log });
+ *   const who = authn.authenticate(req.headers.authorization, req.raw.socket); // UserInfo | string (why not)
+ */
+import { readFileSync, statSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { parseTokenFile, tokenDigest, type TokenTable } from './token-file.js';
+import { AUTHENTICATED_GROUP, type UserInfo } from './user.js';
+
+export { ensureTokenFile, newToken, parseTokenFile } from './token-file.js';
+export { AUTHENTICATED_GROUP, MASTERS_GROUP, type UserInfo } from './user.js';
+
+export type AuthenticationOptions = {
+  /** `--token-auth-file`. */
+  tokenAuthFile?: string;
+  /** Trust client certificates the TLS server verified (it was given `--client-ca-file`). */
+  clientCertificates?: boolean;
+  log?: (message: string) => void;
+};
+
+const RELOAD_CHECK_MS = 1_000;
+
+export class Authenticator {
+  private tokens: TokenTable = new Map();
+  private loadedMtime = -1;
+  private checkedAt = 0;
+
+  /** Throws when the token file cannot be read or parsed: a configuration error at start. */
+  constructor(private readonly opts: AuthenticationOptions) {
+    if (opts.tokenAuthFile) this.reload(true);
+  }
+
+  /** The user, or why the request is not anyone (for 401's message: never the credential itself). */
+  authenticate(authorization: string | undefined, socket: Socket): UserInfo | string {
+    if (authorization !== undefined) {
+      const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+      if (!m) return 'the Authorization header is not "Bearer <token>"';
+      if (this.opts.tokenAuthFile) this.reload(false);
+      const user = this.tokens.get(tokenDigest(m[1]!));
+      // An unknown token is refused even with a good certificate beside it: the client meant the token.
+      return user ? withAuthenticated(user) : 'the bearer token is not valid';
+    }
+    if (this.opts.clientCertificates) {
+      const user = certificateUser(socket as TLSSocket);
+      if (user) return withAuthenticated(user);
+    }
+    return 'no credentials: send a bearer token or a client certificate signed by the cluster CA';
+  }
+
+  private reload(atStart: boolean): void {
+    const file = this.opts.tokenAuthFile!;
+    const now = Date.now();
+    if (!atStart && now - this.checkedAt < RELOAD_CHECK_MS) return;
+    this.checkedAt = now;
+    try {
+      const mtime = statSync(file).mtimeMs;
+      if (mtime === this.loadedMtime) return;
+      this.tokens = parseTokenFile(readFileSync(file, 'utf8'), file);
+      this.loadedMtime = mtime;
+      if (!atStart) this.opts.log?.(`apiserver: token file ${file} read again: ${this.tokens.size} users`);
+    } catch (e) {
+      if (atStart) throw e;
+      // Once per change of the file: the old tokens stay in force.
+      this.loadedMtime = statMtime(file);
+      this.opts.log?.(`apiserver: token file not read again, the tokens before stay: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** The user of a client certificate the TLS layer verified; undefined without one. */
+function certificateUser(socket: TLSSocket): UserInfo | undefined {
+  if (!socket.authorized || typeof socket.getPeerCertificate !== 'function') return undefined;
+  const subject = socket.getPeerCertificate().subject as Record<string, string | string[]> | undefined;
+  const name = first(subject?.CN);
+  if (!name) return undefined;
+  const o = subject?.O;
+  return { name, groups: o === undefined ? [] : Array.isArray(o) ? o : [o] };
+}
+
+function withAuthenticated(user: UserInfo): UserInfo {
+  return user.groups.includes(AUTHENTICATED_GROUP) ? user : { ...user, groups: [...user.groups, AUTHENTICATED_GROUP] };
+}
+
+function first(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function statMtime(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return -1;
+  }
+}

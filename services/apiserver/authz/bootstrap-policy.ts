@@ -1,0 +1,75 @@
+/**
+ * The built-in roles and bindings every API server makes sure of at start (as
+ * kube-apiserver's bootstrap policy): cluster-admin, admin, view, the nodes'
+ * role, discovery for every authenticated user. A built-in object that carries
+ * the autoupdate annotation is put back as it should be; one a user set to
+ * "false" is left alone.
+ */
+import { RBAC_GROUP, RESOURCES, type KObject } from '../../lib/api/resources.js';
+import { MASTERS_GROUP, AUTHENTICATED_GROUP } from '../authn/user.js';
+import { NODES_GROUP } from './node-restriction.js';
+import type { PolicyRule } from './rbac.js';
+
+export const AUTOUPDATE_ANNOTATION = 'rbac.authorization.kubernetes.io/autoupdate';
+/** The group `keelson up`'s read-only user is in. */
+export const VIEWERS_GROUP = 'keelson:viewers';
+
+const READ = ['get', 'list', 'watch'];
+const WRITE = ['create', 'update', 'patch', 'delete', 'deletecollection'];
+const ALL_GROUPS = [...new Set(RESOURCES.map((r) => r.group))];
+const namespaced = RESOURCES.filter((r) => r.namespaced);
+/** Every served resource and subresource but the RBAC objects, as rules name them. */
+const nonRbac = RESOURCES.filter((r) => r.group !== RBAC_GROUP);
+const withSubresources = (rs: typeof RESOURCES) => rs.flatMap((r) => [r.plural, ...r.subresources.map((s) => `${r.plural}/${s}`)]);
+
+const rule = (verbs: string[], apiGroups: string[], resources: string[], resourceNames?: string[]): PolicyRule => ({
+  verbs,
+  apiGroups,
+  resources,
+  ...(resourceNames ? { resourceNames } : {}),
+});
+
+export const CLUSTER_ROLES: Record<string, PolicyRule[]> = {
+  'cluster-admin': [rule(['*'], ['*'], ['*']), { verbs: ['*'], nonResourceURLs: ['*'] }],
+  // Everything inside namespaces, roles and bindings included; nothing cluster-wide.
+  admin: [rule(['*'], [...new Set(namespaced.map((r) => r.group))], withSubresources(namespaced))],
+  // Reading everything but who may do what; the dashboard's data.
+  view: [
+    rule(READ, [...new Set(nonRbac.map((r) => r.group))], withSubresources(nonRbac).filter((r) => !r.endsWith('/exec') && !r.endsWith('/binding') && !r.endsWith('/eviction'))),
+    { verbs: ['get'], nonResourceURLs: ['/keelson/v1/*'] },
+  ],
+  // What a kubelet needs; node-restriction.ts narrows the writes to its own objects.
+  'system:node': [
+    rule(READ, [''], ['nodes', 'pods', 'services', 'endpoints', 'namespaces']),
+    rule(['create', 'update', 'patch'], [''], ['nodes', 'nodes/status']),
+    rule(['update', 'patch'], [''], ['pods/status']),
+    rule(['delete'], [''], ['pods']),
+    rule(['create', 'update', 'patch'], [''], ['events']),
+    rule([...READ, ...WRITE], ['coordination.k8s.io'], ['leases']),
+  ],
+  // Discovery and health for every authenticated user (kubectl starts with these).
+  'system:discovery': [{ verbs: ['get'], nonResourceURLs: ['/api', '/api/*', '/apis', '/apis/*', '/version', '/version/', '/openapi', '/openapi/*', '/healthz', '/livez', '/readyz'] }],
+};
+
+const CLUSTER_ROLE_BINDINGS: { name: string; role: string; group: string }[] = [
+  { name: 'cluster-admin', role: 'cluster-admin', group: MASTERS_GROUP },
+  { name: 'system:node', role: 'system:node', group: NODES_GROUP },
+  { name: 'system:discovery', role: 'system:discovery', group: AUTHENTICATED_GROUP },
+  { name: 'keelson:viewers', role: 'view', group: VIEWERS_GROUP },
+];
+
+const metadata = (name: string) => ({ name, labels: { 'kubernetes.io/bootstrapping': 'rbac-defaults' }, annotations: { [AUTOUPDATE_ANNOTATION]: 'true' } });
+
+/** The built-in objects, ClusterRoles first. */
+export function bootstrapPolicy(): KObject[] {
+  return [
+    ...Object.entries(CLUSTER_ROLES).map(([name, rules]) => ({ apiVersion: `${RBAC_GROUP}/v1`, kind: 'ClusterRole', metadata: metadata(name), rules })),
+    ...CLUSTER_ROLE_BINDINGS.map((b) => ({
+      apiVersion: `${RBAC_GROUP}/v1`,
+      kind: 'ClusterRoleBinding',
+      metadata: metadata(b.name),
+      roleRef: { apiGroup: RBAC_GROUP, kind: 'ClusterRole', name: b.role },
+      subjects: [{ kind: 'Group', apiGroup: RBAC_GROUP, name: b.group }],
+    })),
+  ];
+}

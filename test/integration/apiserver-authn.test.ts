@@ -1,0 +1,142 @@
+/**
+ * The API server over HTTPS with authentication, against a real nats-server:
+ * the serving certificate verifies against the cluster CA; a request with no
+ * credentials, a wrong token or a certificate of another CA gets a 401 Status;
+ * a token from the token file and a client certificate of the cluster CA are
+ * users; health and version stay open; the token file is read again when it
+ * changes; no credential reaches the request log.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startApiServer, type ApiServer } from '../../services/apiserver/index.js';
+import { newToken } from '../../services/apiserver/authn/index.js';
+import { fetchText, type TlsClientOptions } from '../../services/lib/fetch/index.js';
+import { ClusterPki, createCA, issueCertificate } from '../../services/lib/pki/index.js';
+import { startTestNats, type TestNats } from '../harness/nats.js';
+import { until } from '../harness/wait.js';
+
+const PODS = '/api/v1/namespaces/default/pods';
+
+describe('apiserver: HTTPS and authentication', () => {
+  let api: ApiServer;
+  let nats: TestNats;
+  let dir: string;
+  let tokenFile: string;
+  let ca: string;
+  let admin: TlsClientOptions;
+  const token = newToken();
+  const logged: string[] = [];
+  const realWrite = process.stdout.write.bind(process.stdout);
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'keelson-authn-'));
+    nats = await startTestNats({ after: () => undefined });
+    const pki = new ClusterPki(join(dir, 'pki'));
+    const serving = pki.ensure('apiserver', { commonName: 'keelson-apiserver', hosts: ['127.0.0.1', 'localhost'], usage: 'server' });
+    const cert = pki.ensure('admin', { commonName: 'alice', organizations: ['system:masters', 'devs'], usage: 'client' });
+    ca = pki.ca.cert;
+    admin = { ca, cert: cert.cert, key: cert.key };
+    tokenFile = join(dir, 'tokens.csv');
+    writeFileSync(tokenFile, `# comment\n${token},bob,bob-uid,"devs,keelson:viewers"\n`);
+    // The request log (pino, on stdout) is captured to look for credentials in it.
+    process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      logged.push(String(chunk));
+      return realWrite(chunk as string, ...(rest as []));
+    }) as typeof process.stdout.write;
+    api = await startApiServer({
+      nats: nats.urls,
+      host: '127.0.0.1',
+      port: 0,
+      logRequests: true,
+      tls: { cert: serving.cert, key: serving.key, clientCA: ca },
+      authentication: { tokenAuthFile: tokenFile },
+    });
+  });
+  after(async () => {
+    await api?.stop();
+    await nats?.stop();
+    process.stdout.write = realWrite;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const get = (path: string, tls: TlsClientOptions, headers: Record<string, string> = {}) => fetchText(`${api.url}${path}`, { headers }, 10_000, tls);
+
+  function assertUnauthorized(r: { status: number; text: string }, message: RegExp): void {
+    assert.equal(r.status, 401, r.text);
+    const s = JSON.parse(r.text);
+    assert.equal(s.kind, 'Status');
+    assert.equal(s.status, 'Failure');
+    assert.equal(s.reason, 'Unauthorized');
+    assert.equal(s.code, 401);
+    assert.match(s.message, message);
+  }
+
+  test('serves HTTPS only, with a certificate the cluster CA signed', async () => {
+    assert.match(api.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    // Without the CA the client refuses the server; with it the handshake is fine.
+    await assert.rejects(fetchText(`${api.url}/version`, {}, 5_000), /fetch failed/);
+    assert.equal((await get('/version', { ca })).status, 200);
+    const plain = await fetchText(api.url.replace('https:', 'http:') + '/version', {}, 5_000).catch((e: Error) => e);
+    assert.ok(plain instanceof Error || plain.status === 400, 'plain HTTP is not served');
+  });
+
+  test('no credentials, a bad header, an unknown token, a certificate of another CA: 401 Status', async () => {
+    assertUnauthorized(await get(PODS, { ca }), /no credentials/);
+    assertUnauthorized(await get(PODS, { ca }, { authorization: 'Basic dXNlcjpwYXNz' }), /not "Bearer <token>"/);
+    const wrong = newToken();
+    const r = await get(PODS, { ca }, { authorization: `Bearer ${wrong}` });
+    assertUnauthorized(r, /bearer token is not valid/);
+    assert.ok(!r.text.includes(wrong), 'the answer does not quote the token');
+    // A wrong token is refused even beside a good certificate: the client meant the token.
+    assertUnauthorized(await get(PODS, admin, { authorization: `Bearer ${wrong}` }), /not valid/);
+    const other = createCA('someone-else');
+    const stranger = issueCertificate(other, { commonName: 'mallory', organizations: ['system:masters'], usage: 'client' });
+    assertUnauthorized(await get(PODS, { ca, cert: stranger.cert, key: stranger.key }), /no credentials/);
+    // Every API path is behind it, writes too.
+    const write = await fetchText(`${api.url}${PODS}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }, 10_000, { ca });
+    assertUnauthorized(write, /no credentials/);
+    assertUnauthorized(await get('/metrics', { ca }), /no credentials/);
+    assertUnauthorized(await get('/keelson/v1/actors', { ca }), /no credentials/);
+  });
+
+  test('a token of the token file and a client certificate of the cluster CA are users', async () => {
+    const byToken = await get(PODS, { ca }, { authorization: `Bearer ${token}` });
+    assert.equal(byToken.status, 200, byToken.text);
+    assert.equal(JSON.parse(byToken.text).kind, 'PodList');
+    const byCert = await get(PODS, admin);
+    assert.equal(byCert.status, 200, byCert.text);
+  });
+
+  test('health, readiness and the version are open to anyone', async () => {
+    for (const path of ['/healthz', '/livez', '/readyz', '/version', '/ui']) {
+      const r = await get(path, { ca });
+      assert.equal(r.status, 200, `${path}: ${r.text}`);
+    }
+  });
+
+  test('the token file is read again when it changes: a token added works, a token removed stops working', async () => {
+    const carol = newToken();
+    writeFileSync(tokenFile, `${token},bob,bob-uid,"devs,keelson:viewers"\n${carol},carol,,keelson:viewers\n`);
+    const status = async (t: string) => (await get(PODS, { ca }, { authorization: `Bearer ${t}` })).status;
+    await until('the added token to work', async () => (await status(carol)) === 200);
+    writeFileSync(tokenFile, `${carol},carol,,keelson:viewers\n`);
+    await until('the removed token to stop working', async () => (await status(token)) === 401);
+    // A broken edit is refused: the tokens before it stay.
+    writeFileSync(tokenFile, `"${newToken()},dave\n`);
+    await new Promise((r) => setTimeout(r, 1_200));
+    assert.equal(await status(carol), 200);
+    writeFileSync(tokenFile, `${token},bob,bob-uid,"devs,keelson:viewers"\n`);
+    await until('the token given back to work', async () => (await status(token)) === 200);
+  });
+
+  test('no credential reaches the request log', () => {
+    const log = logged.join('');
+    assert.match(log, /"url":"\/api\/v1\/namespaces\/default\/pods"/, 'requests were logged');
+    assert.ok(!log.includes(token), 'the token is not in the log');
+    assert.ok(!/Bearer/i.test(log), 'no Authorization header is in the log');
+    assert.ok(!log.includes('BEGIN'), 'no certificate or key is in the log');
+  });
+});

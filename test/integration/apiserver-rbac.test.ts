@@ -1,0 +1,177 @@
+/**
+ * RBAC on the HTTPS API against a real nats-server: the built-in roles exist;
+ * the view role reads and writes nothing; a user with no binding is refused
+ * with a 403 Status naming user, verb and resource; Roles, ClusterRoles and
+ * their bindings grant exactly what they say, where they say; a node may
+ * change only its own Node, Lease and the status of pods bound to it; RBAC
+ * objects are validated and a binding's roleRef cannot change.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startApiServer, type ApiServer } from '../../services/apiserver/index.js';
+import { newToken } from '../../services/apiserver/authn/index.js';
+import { fetchText, type TlsClientOptions } from '../../services/lib/fetch/index.js';
+import { ClusterPki } from '../../services/lib/pki/index.js';
+import { startTestNats, type TestNats } from '../harness/nats.js';
+import { until } from '../harness/wait.js';
+
+type Json = any;
+const RBAC = '/apis/rbac.authorization.k8s.io/v1';
+
+describe('apiserver: RBAC authorization', () => {
+  let api: ApiServer;
+  let nats: TestNats;
+  let dir: string;
+  let tls: TlsClientOptions;
+  const tokens = { admin: newToken(), viewer: newToken(), bob: newToken(), nodeA: newToken(), stranger: newToken() };
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'keelson-rbac-'));
+    nats = await startTestNats({ after: () => undefined });
+    const pki = new ClusterPki(join(dir, 'pki'));
+    const serving = pki.ensure('apiserver', { commonName: 'keelson-apiserver', hosts: ['127.0.0.1'], usage: 'server' });
+    tls = { ca: pki.ca.cert };
+    const file = join(dir, 'tokens.csv');
+    writeFileSync(
+      file,
+      [
+        `${tokens.admin},root,,"system:masters"`,
+        `${tokens.viewer},viewer,,"keelson:viewers"`,
+        `${tokens.bob},bob`,
+        `${tokens.nodeA},system:node:node-a,,"system:nodes"`,
+        `${tokens.stranger},system:nodes-impostor,,"system:nodes"`,
+      ].join('\n'),
+    );
+    api = await startApiServer({ nats: nats.urls, host: '127.0.0.1', port: 0, tls: { cert: serving.cert, key: serving.key }, authentication: { tokenAuthFile: file } });
+    for (const ns of ['team', 'other']) assert.equal((await call('admin', 'POST', '/api/v1/namespaces', { metadata: { name: ns } })).status, 201);
+    for (const [name, node] of [['on-a', 'node-a'], ['on-b', 'node-b']]) {
+      const r = await call('admin', 'POST', '/api/v1/namespaces/team/pods', { metadata: { name }, spec: { nodeName: node, containers: [{ name: 'c', image: 'busybox' }] } });
+      assert.equal(r.status, 201, r.text);
+    }
+  });
+  after(async () => {
+    await api?.stop();
+    await nats?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function call(who: keyof typeof tokens, method: string, path: string, body?: unknown): Promise<{ status: number; text: string; json: Json }> {
+    const init: RequestInit = { method, headers: { authorization: `Bearer ${tokens[who]}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) };
+    const r = await fetchText(`${api.url}${path}`, init, 10_000, tls);
+    let json: Json;
+    try {
+      json = JSON.parse(r.text);
+    } catch {
+      json = undefined;
+    }
+    return { status: r.status, text: r.text, json };
+  }
+
+  function assertForbidden(r: { status: number; json: Json; text: string }, message: string | RegExp): void {
+    assert.equal(r.status, 403, r.text);
+    assert.equal(r.json.kind, 'Status');
+    assert.equal(r.json.reason, 'Forbidden');
+    assert.equal(r.json.code, 403);
+    if (typeof message === 'string') assert.equal(r.json.message, message);
+    else assert.match(r.json.message, message);
+  }
+
+  test('the built-in roles and bindings exist', async () => {
+    const roles = (await call('admin', 'GET', `${RBAC}/clusterroles`)).json.items.map((r: Json) => r.metadata.name);
+    for (const name of ['cluster-admin', 'admin', 'view', 'system:node', 'system:discovery']) assert.ok(roles.includes(name), `${name} in ${roles}`);
+    const bindings = (await call('admin', 'GET', `${RBAC}/clusterrolebindings`)).json.items;
+    const admins = bindings.find((b: Json) => b.metadata.name === 'cluster-admin');
+    assert.deepEqual(admins.subjects, [{ kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'system:masters' }]);
+  });
+
+  test('view reads everything but writes nothing', async () => {
+    assert.equal((await call('viewer', 'GET', '/api/v1/namespaces/team/pods')).status, 200);
+    assert.equal((await call('viewer', 'GET', '/api/v1/nodes')).status, 200);
+    assert.equal((await call('viewer', 'GET', '/apis/apps/v1/deployments')).status, 200);
+    assert.equal((await call('viewer', 'GET', '/keelson/v1/statecharts')).status, 200, 'the dashboard data');
+    assert.equal((await call('viewer', 'GET', '/api/v1')).status, 200, 'discovery');
+    assertForbidden(
+      await call('viewer', 'POST', '/api/v1/namespaces/team/pods', { metadata: { name: 'x' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } }),
+      'pods is forbidden: User "viewer" cannot create resource "pods" in API group "" in the namespace "team"',
+    );
+    assertForbidden(await call('viewer', 'DELETE', '/api/v1/namespaces/team/pods/on-a'), 'pods "on-a" is forbidden: User "viewer" cannot delete resource "pods" in API group "" in the namespace "team"');
+    assertForbidden(await call('viewer', 'POST', '/api/v1/namespaces/team/pods/on-a/exec?command=sh'), /User "viewer" cannot create resource "pods\/exec"/);
+    assertForbidden(await call('viewer', 'GET', `${RBAC}/clusterroles`), 'clusterroles.rbac.authorization.k8s.io is forbidden: User "viewer" cannot list resource "clusterroles" in API group "rbac.authorization.k8s.io" at the cluster scope');
+    assertForbidden(await call('viewer', 'GET', '/metrics'), 'forbidden: User "viewer" cannot get path "/metrics"');
+    // Nothing was written by the refused requests.
+    assert.equal((await call('admin', 'GET', '/api/v1/namespaces/team/pods/on-a')).status, 200);
+  });
+
+  test('a user with no binding may only discover; a Role and a RoleBinding grant just their namespace and verbs', async () => {
+    assert.equal((await call('bob', 'GET', '/api')).status, 200);
+    assertForbidden(await call('bob', 'GET', '/api/v1/namespaces/team/pods'), 'pods is forbidden: User "bob" cannot list resource "pods" in API group "" in the namespace "team"');
+    const role = { metadata: { name: 'pod-reader' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] }] };
+    assert.equal((await call('admin', 'POST', `${RBAC}/namespaces/team/roles`, role)).status, 201);
+    const binding = { metadata: { name: 'bob-reads' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'pod-reader' }, subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'bob' }] };
+    assert.equal((await call('admin', 'POST', `${RBAC}/namespaces/team/rolebindings`, binding)).status, 201);
+    await until('bob to read pods in team', async () => (await call('bob', 'GET', '/api/v1/namespaces/team/pods')).status === 200);
+    assert.equal((await call('bob', 'GET', '/api/v1/namespaces/team/pods/on-a')).status, 200);
+    assertForbidden(await call('bob', 'GET', '/api/v1/namespaces/other/pods'), /User "bob" cannot list resource "pods" in API group "" in the namespace "other"/);
+    assertForbidden(await call('bob', 'GET', '/api/v1/pods'), /User "bob" cannot list resource "pods" in API group "" at the cluster scope/);
+    assertForbidden(await call('bob', 'DELETE', '/api/v1/namespaces/team/pods/on-a'), /User "bob" cannot delete resource "pods"/);
+    assertForbidden(await call('bob', 'GET', '/api/v1/namespaces/team/pods/on-a/log'), /cannot get resource "pods\/log"/);
+
+    // A ClusterRole by ClusterRoleBinding: everywhere; resourceNames narrow it to names.
+    const nodeReader = { metadata: { name: 'node-one-reader' }, rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['get'], resourceNames: ['node-a'] }] };
+    assert.equal((await call('admin', 'POST', `${RBAC}/clusterroles`, nodeReader)).status, 201);
+    const crb = { metadata: { name: 'bob-node-one' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'node-one-reader' }, subjects: [{ kind: 'User', name: 'bob' }] };
+    assert.equal((await call('admin', 'POST', `${RBAC}/clusterrolebindings`, crb)).status, 201);
+    await until('bob to be allowed to get node-a', async () => (await call('bob', 'GET', '/api/v1/nodes/node-a')).status === 404);
+    assertForbidden(await call('bob', 'GET', '/api/v1/nodes/node-b'), /User "bob" cannot get resource "nodes"/);
+    assertForbidden(await call('bob', 'GET', '/api/v1/nodes'), /cannot list resource "nodes"/);
+
+    // Deleting the binding takes the grant away.
+    assert.equal((await call('admin', 'DELETE', `${RBAC}/namespaces/team/rolebindings/bob-reads`)).status, 200);
+    await until('bob to lose pods in team', async () => (await call('bob', 'GET', '/api/v1/namespaces/team/pods')).status === 403);
+  });
+
+  test('a node changes only its own Node, Lease and the status of pods bound to it', async () => {
+    const node = (name: string) => ({ metadata: { name } });
+    assert.equal((await call('nodeA', 'POST', '/api/v1/nodes', node('node-a'))).status, 201);
+    assertForbidden(await call('nodeA', 'POST', '/api/v1/nodes', node('node-b')), /node "node-a" may only change its own Node object, not "node-b"/);
+    assert.equal((await call('admin', 'POST', '/api/v1/nodes', node('node-b'))).status, 201);
+    assertForbidden(await call('nodeA', 'DELETE', '/api/v1/nodes/node-b'), /may not delete nodes/);
+    const status = (await call('nodeA', 'GET', '/api/v1/nodes/node-a')).json;
+    assert.equal((await call('nodeA', 'PUT', '/api/v1/nodes/node-a/status', { ...status, status: { phase: 'Running' } })).status, 200);
+    const other = (await call('nodeA', 'GET', '/api/v1/nodes/node-b')).json;
+    assertForbidden(await call('nodeA', 'PUT', '/api/v1/nodes/node-b/status', other), /not "node-b"/);
+
+    const lease = (name: string) => ({ metadata: { name }, spec: { holderIdentity: name, leaseDurationSeconds: 40 } });
+    assert.equal((await call('nodeA', 'POST', '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases', lease('node-a'))).status, 201);
+    assertForbidden(await call('nodeA', 'POST', '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases', lease('node-b')), /only change its own Lease "kube-node-lease\/node-a"/);
+
+    const onA = (await call('nodeA', 'GET', '/api/v1/namespaces/team/pods/on-a')).json;
+    const put = await call('nodeA', 'PUT', '/api/v1/namespaces/team/pods/on-a/status', { ...onA, status: { phase: 'Running' } });
+    assert.equal(put.status, 200, put.text);
+    const onB = (await call('nodeA', 'GET', '/api/v1/namespaces/team/pods/on-b')).json;
+    assertForbidden(await call('nodeA', 'PUT', '/api/v1/namespaces/team/pods/on-b/status', { ...onB, status: { phase: 'Failed' } }), /only change pods bound to it/);
+    assert.notEqual((await call('admin', 'GET', '/api/v1/namespaces/team/pods/on-b')).json.status?.phase, 'Failed', 'nothing written');
+    assertForbidden(await call('nodeA', 'PUT', '/api/v1/namespaces/team/pods/on-a', onA), /only change the status of pods, not their spec/);
+    assertForbidden(await call('nodeA', 'POST', '/api/v1/namespaces/team/pods', { metadata: { name: 'mine' }, spec: { nodeName: 'node-a', containers: [{ name: 'c', image: 'busybox' }] } }), /may not create pods/);
+    assertForbidden(await call('nodeA', 'DELETE', '/api/v1/namespaces/team/pods/on-b'), /only change pods bound to it/);
+    // In group system:nodes but not named system:node:<name>: no node writes at all.
+    assertForbidden(await call('stranger', 'PUT', '/api/v1/namespaces/team/pods/on-a/status', onA), /not named system:node:<node>/);
+  });
+
+  test('RBAC objects are validated; a binding\'s roleRef cannot change', async () => {
+    const bad = await call('admin', 'POST', `${RBAC}/namespaces/team/rolebindings`, { metadata: { name: 'b' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Secret', name: 'x' }, subjects: [{ kind: 'Robot', name: 'r' }] });
+    assert.equal(bad.status, 422, bad.text);
+    assert.deepEqual(bad.json.details.causes.map((c: Json) => c.field).sort(), ['roleRef.kind', 'subjects[0].kind']);
+    const noVerbs = await call('admin', 'POST', `${RBAC}/namespaces/team/roles`, { metadata: { name: 'r' }, rules: [{ apiGroups: [''], resources: ['pods'] }, { verbs: ['get'], nonResourceURLs: ['/x'] }] });
+    assert.equal(noVerbs.status, 422, noVerbs.text);
+    assert.match(noVerbs.json.message, /rules\[0\]\.verbs: Required value/);
+    assert.match(noVerbs.json.message, /rules\[1\]\.nonResourceURLs: Invalid value.*namespaced rules cannot apply to non-resource URLs/);
+    const crb = (await call('admin', 'GET', `${RBAC}/clusterrolebindings/bob-node-one`)).json;
+    const changed = await call('admin', 'PUT', `${RBAC}/clusterrolebindings/bob-node-one`, { ...crb, roleRef: { ...crb.roleRef, name: 'cluster-admin' } });
+    assert.equal(changed.status, 422, changed.text);
+    assert.match(changed.json.message, /roleRef: Invalid value.*cannot change roleRef/);
+  });
+});
