@@ -131,7 +131,7 @@ export async function buildImages(log: (line: string) => void = () => undefined)
 
 export function writeKubeconfig(c: ComposeCluster): void {
   mkdirSync(resolve(c.kubeconfigPath, '..'), { recursive: true });
-  writeFileSync(c.kubeconfigPath, kubeconfig(c.api, c.name));
+  writeFileSync(c.kubeconfigPath, kubeconfig({ server: c.api, name: c.name }));
 }
 
 /** Until haproxy answers /readyz, all three API servers report in, and every worker's Node is Ready (bounded). */

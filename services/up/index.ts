@@ -8,10 +8,17 @@
  *
  * Node names: the hostname for one node; `<hostname>-1` … `<hostname>-N` for
  * more. Each node keeps its runtime state in `DIR/nodes/<name>`.
+ *
+ * Secure by default: on first start the cluster's CA and the API server's
+ * serving certificate are made in `DIR/pki` (credentials.ts) and kept; the API
+ * serves HTTPS, wants a client certificate or a token from `DIR/tokens.csv`,
+ * and authorizes with RBAC; `DIR/kubeconfig` carries the CA and the admin's
+ * client certificate, `DIR/view.kubeconfig` a read-only user's token.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startApiServer, type ApiServer } from '../apiserver/index.js';
+import { clusterCredentials, writePrivateFile, ADMIN_USER, VIEWER_USER, type ClusterCredentials } from './credentials.js';
 import { startNatsServer, type NatsServer } from '../lib/nats-server/index.js';
 import { defaultNodeName, parseRuntimeName, startNodeAgent, type Kubelet } from '../kubelet/index.js';
 import { KeelsonClient } from '../lib/client/index.js';
@@ -47,6 +54,10 @@ export type Cluster = {
   /** The machine's proxy; none without nodes. */
   proxy?: NodeProxy;
   kubeconfigPath: string;
+  /** `DIR/view.kubeconfig`: the read-only user's. */
+  viewKubeconfigPath: string;
+  /** The CA, the admin's client certificate, the tokens: what a client of this cluster needs. */
+  credentials: ClusterCredentials;
   stop(): Promise<void>;
 };
 
@@ -62,10 +73,18 @@ export async function up(opts: UpOptions): Promise<Cluster> {
   const nodeNames = upNodeNames(opts.nodes ?? 1);
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true });
+  const credentials = clusterCredentials(dataDir, opts.host);
   const nats = await startNatsServer({ dataDir: join(dataDir, 'nats'), port: opts.natsPort, host: '127.0.0.1', serverName: 'keelson-up' });
   let apiserver: ApiServer;
   try {
-    apiserver = await startApiServer({ nats: [nats.url], host: opts.host, port: opts.apiPort, replicas: 1 });
+    apiserver = await startApiServer({
+      nats: [nats.url],
+      host: opts.host,
+      port: opts.apiPort,
+      replicas: 1,
+      tls: { cert: credentials.serving.cert, key: credentials.serving.key, clientCA: credentials.ca },
+      authentication: { tokenAuthFile: credentials.tokenFile },
+    });
   } catch (e) {
     await nats.stop();
     throw e;
@@ -115,6 +134,9 @@ export async function up(opts: UpOptions): Promise<Cluster> {
     throw e;
   }
   const kubeconfigPath = join(dataDir, 'kubeconfig');
-  writeFileSync(kubeconfigPath, kubeconfig(apiserver.url));
-  return { nats, apiserver, nodes, proxy, kubeconfigPath, stop };
+  writePrivateFile(kubeconfigPath, kubeconfig({ server: apiserver.url, ca: credentials.ca, credential: credentials.admin, user: ADMIN_USER }));
+  // Beside it, a read-only user for trying the rules out: `kubectl --kubeconfig DIR/view.kubeconfig delete pod x` is refused.
+  const viewKubeconfigPath = join(dataDir, 'view.kubeconfig');
+  writePrivateFile(viewKubeconfigPath, kubeconfig({ server: apiserver.url, ca: credentials.ca, credential: { token: credentials.viewerToken }, user: VIEWER_USER }));
+  return { nats, apiserver, nodes, proxy, kubeconfigPath, viewKubeconfigPath, credentials, stop };
 }

@@ -50,10 +50,13 @@ test('the dashboard draws every statechart and follows a pod actor live', { time
   const api = cluster.apiserver.url;
 
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  // The API's certificate is signed by the cluster's own CA, which this browser does not know.
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, ignoreHTTPSErrors: true });
   const pageErrors: string[] = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
-  await page.goto(`${api}/ui`);
+  // As `keelson up` prints it: the viewer's token in the fragment, which the page keeps and takes out of the address.
+  await page.goto(`${api}/ui#token=${cluster.credentials.viewerToken}`);
+  await page.waitForFunction(() => location.hash === '', null, { timeout: 10_000 });
 
   // Every machine drawn as an SVG diagram, none failed.
   await page.waitForFunction((n) => document.querySelectorAll('.diagram[data-rendered="true"] svg').length === n, STATECHARTS.length, { timeout: 30_000 });
@@ -65,7 +68,8 @@ test('the dashboard draws every statechart and follows a pod actor live', { time
   await page.waitForSelector('#chart-node tr.actor[data-actor^="node/"]', { timeout: 20_000 });
 
   const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: POD, namespace: 'default' }, spec: { containers: [{ name: 'app', image: 'busybox' }] } };
-  const created = await fetchText(`${api}/api/v1/namespaces/default/pods`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(pod) }, 10_000);
+  const admin = { ca: cluster.credentials.ca, cert: cluster.credentials.admin.cert, key: cluster.credentials.admin.key };
+  const created = await fetchText(`${api}/api/v1/namespaces/default/pods`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(pod) }, 10_000, admin);
   assert.equal(created.status, 201, created.text);
 
   // Seen live: the row shows Running, the diagram lights Running, the history holds the way there.
@@ -82,7 +86,7 @@ test('the dashboard draws every statechart and follows a pod actor live', { time
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.locator('#chart-pod').screenshot({ path: join(ARTIFACTS, 'dashboard.png') });
 
-  const deleted = await fetchText(`${api}/api/v1/namespaces/default/pods/${POD}`, { method: 'DELETE' }, 10_000);
+  const deleted = await fetchText(`${api}/api/v1/namespaces/default/pods/${POD}`, { method: 'DELETE' }, 10_000, admin);
   assert.equal(deleted.status, 200, deleted.text);
   await page.waitForFunction(
     (actor) => document.querySelector(`#chart-pod tr.actor[data-actor="${actor}"]`)?.classList.contains('gone') === true,

@@ -118,6 +118,50 @@ describe('kubectl against keelson up', () => {
     assert.match(text, /^Server Version: v1\.32\.0-keelson$/m);
   });
 
+  test('HTTPS with the kubeconfig\'s CA and client certificate; a wrong token or a server it cannot verify is refused', async () => {
+    const config = await c.ok(['config', 'view', '--raw', '-o', 'jsonpath={.clusters[0].cluster.server} {.users[0].user.client-certificate-data}']);
+    assert.match(config, /^https:\/\/127\.0\.0\.1:\d+ \S{100,}$/, 'https, and a client certificate in the kubeconfig');
+    assert.match(await c.ok(['get', 'namespaces']), /^default\s/m);
+    const wrong = await c.run(['--token', 'not-a-token', 'get', 'pods']);
+    assert.notEqual(wrong.code, 0);
+    assert.match(wrong.stderr, /You must be logged in to the server \(Unauthorized/);
+    const viewer = await c.run(['--token', c.cluster.credentials.viewerToken, 'get', 'pods', '-A']);
+    assert.equal(viewer.code, 0, viewer.stderr);
+    // Without the CA kubectl does not trust the server.
+    const server = config.split(' ')[0]!;
+    const untrusted = await c.run(['--kubeconfig', '/dev/null', '--server', server, '--token', c.cluster.credentials.viewerToken, 'get', 'pods']);
+    assert.notEqual(untrusted.code, 0);
+    assert.match(untrusted.stderr, /certificate signed by unknown authority/);
+  });
+
+  test('RBAC: view.kubeconfig reads and is refused writes with a 403 naming user, verb and resource; roles and bindings are made with kubectl', async () => {
+    const view = ['--kubeconfig', c.cluster.viewKubeconfigPath];
+    await c.ok(['create', 'namespace', 'rbac-e2e']);
+    await c.ok(['run', 'p', '-n', 'rbac-e2e', '--image', 'busybox', '--overrides', '{"spec":{"nodeSelector":{"test.keelson.io/none":"x"}}}']);
+    assert.match(await c.ok([...view, 'get', 'pods', '-n', 'rbac-e2e']), /^p\s/m);
+    const denied = await c.run([...view, 'delete', 'pod', 'p', '-n', 'rbac-e2e']);
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.stderr, /Error from server \(Forbidden\): pods "p" is forbidden: User "keelson-viewer" cannot delete resource "pods" in API group "" in the namespace "rbac-e2e"/);
+    assert.match(await c.ok(['get', 'pods', '-n', 'rbac-e2e']), /^p\s/m, 'still there');
+
+    const roles = await c.ok(['get', 'clusterroles']);
+    for (const name of ['cluster-admin', 'admin', 'view', 'system:node']) assert.match(roles, new RegExp(`^${name}\\s`, 'm'));
+    // kubectl sends these in Kubernetes' protobuf: every field arrives.
+    await c.ok(['create', 'role', 'pod-reader', '--verb=get,list', '--resource=pods', '--resource-name=p', '-n', 'rbac-e2e']);
+    assert.deepEqual((await c.json(['get', 'role', 'pod-reader', '-n', 'rbac-e2e', '-o', 'json'])).rules, [{ apiGroups: [''], resources: ['pods'], resourceNames: ['p'], verbs: ['get', 'list'] }]);
+    await c.ok(['create', 'clusterrole', 'health-reader', '--verb=get', '--non-resource-url=/healthz']);
+    assert.deepEqual((await c.json(['get', 'clusterrole', 'health-reader', '-o', 'json'])).rules, [{ nonResourceURLs: ['/healthz'], verbs: ['get'] }]);
+    // The viewer given edit rights in one namespace by a RoleBinding to the built-in admin role.
+    assert.match(await c.ok(['create', 'rolebinding', 'viewer-admin', '--clusterrole', 'admin', '--user', 'keelson-viewer', '-n', 'rbac-e2e']), /rolebinding.rbac.authorization.k8s.io\/viewer-admin created/);
+    assert.match(await c.ok(['get', 'rolebindings', '-n', 'rbac-e2e', '-o', 'wide']), /^viewer-admin\s+ClusterRole\/admin\s+\S+\s+keelson-viewer/m);
+    const deadline = Date.now() + 5_000;
+    let r = await c.run([...view, 'delete', 'pod', 'p', '-n', 'rbac-e2e', '--wait=false']);
+    while (r.code !== 0 && Date.now() < deadline) r = await c.run([...view, 'delete', 'pod', 'p', '-n', 'rbac-e2e', '--wait=false']);
+    assert.equal(r.code, 0, r.stderr);
+    const elsewhere = await c.run([...view, 'delete', 'namespace', 'rbac-e2e']);
+    assert.match(elsewhere.stderr, /namespaces "rbac-e2e" is forbidden: User "keelson-viewer" cannot delete resource "namespaces" in API group "" at the cluster scope/);
+  });
+
   test('api-resources lists kinds with short names, groups and categories', async () => {
     const t = parseTable(await c.ok(['api-resources', '-o', 'wide']));
     assert.deepEqual(t.columns, ['NAME', 'SHORTNAMES', 'APIVERSION', 'NAMESPACED', 'KIND', 'VERBS', 'CATEGORIES']);
@@ -730,7 +774,7 @@ describe('kubectl against keelson up', () => {
       const bad = pod('bad', { ns, containers: [{ name: 'main' }] });
       const r = await c.run(['create', '-f', '-', '-v=6'], { stdin: JSON.stringify(bad) });
       assert.equal(r.code, 1);
-      assert.match(r.stderr, /POST http:\/\/127\.0\.0\.1:\d+\/api\/v1\/namespaces\/e2e-errors\/pods\S* 422 Unprocessable Entity/);
+      assert.match(r.stderr, /POST https:\/\/127\.0\.0\.1:\d+\/api\/v1\/namespaces\/e2e-errors\/pods\S* 422 Unprocessable Entity/);
       assert.match(r.stderr, /The Pod "bad" is invalid: spec\.containers\[0\]\.image: Required value/);
 
       const worse = pod('Bad_Name', { ns, containers: [container('main', 'busybox', { ports: [{ containerPort: 99999 }] })] });

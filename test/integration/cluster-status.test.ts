@@ -211,7 +211,7 @@ describe('cluster status: 3-node NATS cluster, R3 store, three API servers', () 
   test('keelson status: --kubeconfig through the load balancer, --server, -o json, over NATS; the real CLI', async (t) => {
     const server = lb?.url ?? apiservers[0]!.url;
     const file = join(dir, 'kubeconfig');
-    writeFileSync(file, kubeconfig(server));
+    writeFileSync(file, kubeconfig({ server }));
     const viaKubeconfig = await status(['--kubeconfig', file]);
     assert.equal(viaKubeconfig.code, 0, viaKubeconfig.err);
     const text = viaKubeconfig.out;

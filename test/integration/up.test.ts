@@ -1,14 +1,18 @@
 /**
  * `keelson up` as a user runs it: a child process that starts nats-server and
- * the control plane, writes the kubeconfig, keeps every object across a restart,
- * and leaves no process behind after SIGTERM or SIGINT.
+ * the control plane, makes the cluster's CA and credentials (kept across a
+ * restart), serves HTTPS to authenticated callers only, writes the kubeconfig
+ * with the CA and a credential, keeps every object across a restart, and
+ * leaves no process behind after SIGTERM or SIGINT.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { parse } from 'yaml';
+import { fetchText, type TlsClientOptions } from '../../services/lib/fetch/index.js';
 import { freePort } from '../../services/lib/nats-server/index.js';
 
 const CLI = ['--import', 'tsx', join(import.meta.dirname, '../../services/cli/main.ts')];
@@ -52,7 +56,7 @@ test('keelson up: kubeconfig, objects survive a restart, nothing left behind', a
   const natsPort = await freePort();
   const apiPort = await freePort();
   const args = ['--data-dir', dir, '--nats-port', String(natsPort), '--port', String(apiPort)];
-  const api = `http://127.0.0.1:${apiPort}`;
+  const api = `https://127.0.0.1:${apiPort}`;
 
   const first = startUp(args);
   running.push(first);
@@ -60,30 +64,47 @@ test('keelson up: kubeconfig, objects survive a restart, nothing left behind', a
   assert.match(first.output(), /kubectl get/);
   // One proxy for the machine: iptables as root, user space otherwise.
   assert.match(first.output(), process.getuid?.() === 0 ? /proxy +iptables mode/ : /proxy +user-space mode/);
-  const kubeconfig = readFileSync(join(dir, 'kubeconfig'), 'utf8');
-  assert.match(kubeconfig, new RegExp(`server: ${api}`));
+  assert.match(first.output(), /made now: ca \(new\), apiserver \(new\), admin \(new\)/);
   assert.equal(natsProcesses(dir).length, 1, 'one embedded nats-server');
 
-  const created = await fetch(`${api}/api/v1/namespaces/default/pods`, {
+  // The kubeconfig carries the CA and the admin's client certificate, readable by its owner only.
+  assert.equal(statSync(join(dir, 'kubeconfig')).mode & 0o777, 0o600);
+  assert.equal(statSync(join(dir, 'tokens.csv')).mode & 0o777, 0o600);
+  const config = parse(readFileSync(join(dir, 'kubeconfig'), 'utf8'));
+  assert.equal(config.clusters[0].cluster.server, api);
+  const b64 = (v: string) => Buffer.from(v, 'base64').toString();
+  const ca = b64(config.clusters[0].cluster['certificate-authority-data']);
+  assert.equal(ca, readFileSync(join(dir, 'pki', 'ca.crt'), 'utf8'));
+  const admin: TlsClientOptions = { ca, cert: b64(config.users[0].user['client-certificate-data']), key: b64(config.users[0].user['client-key-data']) };
+  const call = (path: string, init: RequestInit = {}, tls: TlsClientOptions = admin) => fetchText(`${api}${path}`, init, 10_000, tls);
+
+  assert.equal((await call('/api/v1/namespaces/default/pods', {}, { ca })).status, 401, 'no credential, no answer');
+  const dashboard = /dashboard +(\S+)/.exec(first.output())![1]!;
+  const viewerToken = /#token=(\S+)$/.exec(dashboard)![1]!;
+  assert.equal((await call('/api/v1/namespaces/default/pods', { headers: { authorization: `Bearer ${viewerToken}` } }, { ca })).status, 200, 'the token printed for the dashboard works');
+
+  const created = await call('/api/v1/namespaces/default/pods', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     // Fits no node: it stays Pending, so no container outlives the test.
     body: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'keep-me' }, spec: { nodeSelector: { 'test.keelson.io/none': 'x' }, containers: [{ name: 'c', image: 'busybox' }] } }),
   });
-  assert.equal(created.status, 201);
-  const uid = ((await created.json()) as { metadata: { uid: string } }).metadata.uid;
+  assert.equal(created.status, 201, created.text);
+  const uid = (JSON.parse(created.text) as { metadata: { uid: string } }).metadata.uid;
 
   first.child.kill('SIGTERM');
   assert.equal(await first.exited, 0);
   assert.deepEqual(natsProcesses(dir), [], 'nats-server stopped with keelson up');
-  await assert.rejects(fetch(`${api}/version`), 'the API server is gone');
+  await assert.rejects(call('/version'), 'the API server is gone');
 
   const second = startUp(args);
   running.push(second);
   await waitFor(() => second.output().includes('Keelson is up.'), 'keelson up to start again');
-  const got = await fetch(`${api}/api/v1/namespaces/default/pods/keep-me`);
-  assert.equal(got.status, 200);
-  assert.equal(((await got.json()) as { metadata: { uid: string } }).metadata.uid, uid);
+  assert.doesNotMatch(second.output(), /made now/, 'the CA and the certificates are kept');
+  // The same credentials still work: the kubeconfig of the first start is good for the second.
+  const got = await call('/api/v1/namespaces/default/pods/keep-me');
+  assert.equal(got.status, 200, got.text);
+  assert.equal((JSON.parse(got.text) as { metadata: { uid: string } }).metadata.uid, uid);
 
   second.child.kill('SIGINT');
   assert.equal(await second.exited, 0);

@@ -5,9 +5,25 @@
 //   GET /keelson/v1/actors?watch=true                    transitions as they happen
 // Clicking an actor lights its states in the diagram and shows its history;
 // until then each diagram follows the actor that moved last.
+// The API wants a credential: the page is opened as /ui#token=TOKEN (what
+// `keelson up` prints); the fragment is never sent to the server, the page
+// keeps the token for this tab and takes it out of the address bar.
 'use strict';
 
 const API = '/keelson/v1';
+const TOKEN = takeToken();
+
+function takeToken() {
+  const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+  if (m) {
+    sessionStorage.setItem('keelson-token', decodeURIComponent(m[1]));
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  return sessionStorage.getItem('keelson-token');
+}
+
+/** fetch with the credential, if the page was given one. */
+const call = (path, headers = {}) => fetch(path, { headers: TOKEN ? { ...headers, authorization: `Bearer ${TOKEN}` } : headers });
 const HISTORY = 10;
 const GONE_KEPT_MS = 60_000;
 
@@ -38,7 +54,8 @@ function setStatus(text, cls) {
 }
 
 async function getJSON(path) {
-  const res = await fetch(path, { headers: { accept: 'application/json' } });
+  const res = await call(path, { accept: 'application/json' });
+  if (res.status === 401) throw new Error(`${path}: HTTP 401: open the page as /ui#token=<token> (keelson up prints it)`);
   if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
   return res.json();
 }
@@ -65,7 +82,7 @@ async function drawCharts() {
   // One at a time: Mermaid's renderer is not reentrant.
   for (const [name, chart] of charts) {
     try {
-      const res = await fetch(`${API}/statecharts/${encodeURIComponent(name)}?format=mermaid`);
+      const res = await call(`${API}/statecharts/${encodeURIComponent(name)}?format=mermaid`);
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       const { svg } = await mermaid.render(`svg-${name}`, await res.text());
       chart.diagram.innerHTML = svg;
@@ -182,7 +199,7 @@ async function follow() {
     let res;
     let reader;
     try {
-      res = await fetch(`${API}/actors?watch=true`);
+      res = await call(`${API}/actors?watch=true`);
       if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
       setStatus('live', 'live');
       pause = 500;
