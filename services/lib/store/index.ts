@@ -59,21 +59,40 @@ const CLUSTER_SCOPE = '_';
 const byPlural = new Map(RESOURCES.map((r) => [r.plural, r]));
 
 export function storeKey(resource: ResourceInfo, namespace: string, name: string): string {
-  return `${resource.plural}.${resource.namespaced ? namespace : CLUSTER_SCOPE}.${keyName(name)}`;
+  return `${resource.plural}.${resource.namespaced ? keyPart(namespace, 'namespace') : CLUSTER_SCOPE}.${keyPart(name, 'name')}`;
 }
 
 /**
- * A name as a KV key's last part. KV keys allow only `-/_=.` and letters and
- * digits; most names are DNS names and stay as they are, but RBAC names may
- * hold anything but `/` and `%` (`system:node`): every other byte is written
- * `=XX` (hex of its UTF-8), `=` itself included, which no DNS name has, so
- * the keys of every name stored before stay the same.
+ * A key part no longer than any name (253 characters) or namespace (63) that
+ * can be stored, each character at most 4 UTF-8 bytes written `=XX`: a longer
+ * one names nothing, and in a NATS subject it could pass nats-server's 4 KiB
+ * control line limit, which closes the connection that sent it (the API
+ * server's).
+ */
+const MAX_LENGTH = { name: 253, namespace: 63 };
+
+function keyPart(value: string, what: 'name' | 'namespace'): string {
+  const part = keyName(value);
+  if (part.length > MAX_LENGTH[what] * 12) throw errors.badRequest(`the ${what} is too long: ${value.length} characters (at most ${MAX_LENGTH[what]})`);
+  return part;
+}
+
+/**
+ * A name (or namespace) as a KV key part. KV keys allow only `-/_=.` and
+ * letters and digits, and a `.` separates parts; most names are DNS subdomains
+ * and stay as they are, but RBAC names may hold anything but `/` and `%`
+ * (`system:node`, `a..b`) and a request may name anything: then every byte but
+ * `-`, letters and digits is written `=XX` (hex of its UTF-8), `=`, `.` and `_`
+ * (the cluster scope's part) included, and an empty name is `=`. No DNS name has `=`, so the keys of every name stored before
+ * stay the same, and the mapping is one to one.
  */
 export function keyName(name: string): string {
-  if (/^[-_.a-zA-Z0-9]+$/.test(name)) return name;
+  // A DNS subdomain (no empty dot-separated part) is a key part as it is.
+  if (/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(name)) return name;
+  if (name === '') return '='; // a part may not be empty
   let out = '';
   for (const ch of name) {
-    if (/[-_.a-zA-Z0-9]/.test(ch)) out += ch;
+    if (/[-a-zA-Z0-9]/.test(ch)) out += ch;
     else for (const b of Buffer.from(ch)) out += `=${b.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
@@ -81,6 +100,7 @@ export function keyName(name: string): string {
 
 /** The name a key's last part stands for (keyName reversed); a part that is no keyName output is taken as it is. */
 export function nameOfKey(part: string): string {
+  if (part === '=') return '';
   if (!part.includes('=')) return part;
   try {
     return decodeURIComponent(part.replace(/=([0-9A-F]{2})/g, '%$1'));
@@ -92,7 +112,7 @@ export function nameOfKey(part: string): string {
 /** Subject filter for all objects of a resource, optionally in one namespace. */
 export function storeFilter(resource?: ResourceInfo, namespace?: string): string {
   if (!resource) return '>';
-  if (resource.namespaced && namespace) return `${resource.plural}.${namespace}.>`;
+  if (resource.namespaced && namespace) return `${resource.plural}.${keyPart(namespace, 'namespace')}.>`;
   return `${resource.plural}.>`;
 }
 
@@ -103,7 +123,7 @@ export function parseStoreKey(key: string): ObjectKey | undefined {
   const resource = byPlural.get(key.slice(0, first));
   if (!resource) return undefined;
   const ns = key.slice(first + 1, second);
-  return { resource, namespace: ns === CLUSTER_SCOPE ? '' : ns, name: nameOfKey(key.slice(second + 1)) };
+  return { resource, namespace: ns === CLUSTER_SCOPE ? '' : nameOfKey(ns), name: nameOfKey(key.slice(second + 1)) };
 }
 
 /** Maps a JetStream failure to the API error a client should see. */
