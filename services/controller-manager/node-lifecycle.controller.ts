@@ -23,7 +23,7 @@ import {
   unhealthy,
   type NodeLifecycleSnapshot,
 } from '../../statecharts/node.machine.js';
-import { resourceForKind, type KObject } from '../lib/api/resources.js';
+import { NODE_LEASE_NAMESPACE, resourceForKind, type KObject } from '../lib/api/resources.js';
 import { Controller, type SyncResult } from '../lib/controller/index.js';
 import { isNotFound } from '../lib/errors/index.js';
 import type { EventRecorder } from '../lib/events/index.js';
@@ -36,7 +36,6 @@ import { disruption, evictionRate, NodeEvictionLimiter, podToleranceMs, type Dis
 const NODES = resourceForKind('Node')!;
 const PODS = resourceForKind('Pod')!;
 const LEASES = resourceForKind('Lease')!;
-const NODE_LEASE_NAMESPACE = 'kube-node-lease';
 
 /** What the controller keeps per node besides its actor. */
 type Tracked = {

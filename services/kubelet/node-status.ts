@@ -4,7 +4,7 @@
  * a value (host-facts.ts reads them) and the clock is a parameter, so the same
  * inputs always give the same object.
  */
-import type { KObject } from '../lib/api/resources.js';
+import { NODE_LEASE_NAMESPACE, type KObject } from '../lib/api/resources.js';
 import type { ImageSummary, RuntimeInfo } from './runtime/index.js';
 
 /** Reported as nodeInfo.kubeletVersion and kubeProxyVersion. */
@@ -14,7 +14,7 @@ export const MAX_PODS = 110;
 export const KUBELET_PORT = 10250;
 /** Kubernetes' default lease duration for node heartbeats. */
 export const LEASE_DURATION_SECONDS = 40;
-export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
+export { NODE_LEASE_NAMESPACE } from '../lib/api/resources.js';
 /** Kubernetes' `nodeStatusMaxImages`: the largest 50 images are reported. */
 export const MAX_IMAGES = 50;
 

@@ -3,7 +3,7 @@
  * Kubernetes' RequestInfo): a verb on a resource (group, plural, subresource,
  * namespace, name), or a verb on a non-resource path. Pure.
  */
-import { parseRequestInfo } from '../http/request-info.js';
+import { isWatchRequest, parseRequestInfo } from '../http/request-info.js';
 
 export type ResourceAttributes = {
   kind: 'resource';
@@ -22,20 +22,20 @@ export type NonResourceAttributes = { kind: 'nonResource'; verb: string; path: s
 export type RequestAttributes = ResourceAttributes | NonResourceAttributes;
 
 /** HTTP method → the verb of a non-resource request, lower-case as in rules. */
-const NON_RESOURCE_VERBS: Record<string, string> = { GET: 'get', HEAD: 'get', POST: 'post', PUT: 'put', PATCH: 'patch', DELETE: 'delete', OPTIONS: 'options' };
+const NON_RESOURCE_VERBS: Record<string, string> = { GET: 'get', HEAD: 'head', POST: 'post', PUT: 'put', PATCH: 'patch', DELETE: 'delete', OPTIONS: 'options' };
 
 export function requestAttributes(method: string, url: string, query: Record<string, unknown> = {}): RequestAttributes {
   const [path = '/'] = url.split('?');
   const info = parseRequestInfo(url);
   if (info.kind !== 'resource') return { kind: 'nonResource', verb: NON_RESOURCE_VERBS[method] ?? method.toLowerCase(), path };
-  const watching = query.watch === 'true' || query.watch === '1' || /\/watch\//.test(path);
   return {
     kind: 'resource',
-    verb: resourceVerb(method, info.name !== undefined, watching, info.subresource),
+    verb: resourceVerb(method, info.name !== undefined, isWatchRequest(url, query), info.subresource),
     apiGroup: info.group,
     resource: info.plural,
     ...(info.subresource ? { subresource: info.subresource } : {}),
-    namespace: info.namespace,
+    // As Kubernetes: a request for a namespace itself is in that namespace, so a RoleBinding there can grant it.
+    namespace: info.plural === 'namespaces' && info.group === '' && info.name !== undefined ? info.name : info.namespace,
     ...(info.name !== undefined ? { name: info.name } : {}),
   };
 }

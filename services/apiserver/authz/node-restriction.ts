@@ -5,13 +5,12 @@
  * in kube-node-lease, and the status of pods bound to it (and delete those);
  * it may not create pods or change their specs. Pure, over a pod lookup.
  */
-import type { KObject } from '../../lib/api/resources.js';
+import { NODE_LEASE_NAMESPACE, type KObject } from '../../lib/api/resources.js';
 import type { UserInfo } from '../authn/user.js';
 import type { RequestAttributes } from './attributes.js';
 
 export const NODES_GROUP = 'system:nodes';
 export const NODE_USER_PREFIX = 'system:node:';
-export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
 
 const READS = new Set(['get', 'list', 'watch']);
 

@@ -4,8 +4,8 @@
  * are refused with 413.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { parse as parseYaml } from 'yaml';
-import { ApiError, errors } from '../../lib/errors/index.js';
+import { ApiError } from '../../lib/errors/index.js';
+import { parseText } from '../input/index.js';
 import { decodeK8sProtobuf, PROTOBUF_MEDIA_TYPE, UndecodedBody } from './k8s-protobuf.js';
 
 /** Kubernetes refuses request bodies over 3 MiB. */
@@ -25,16 +25,16 @@ export function registerContentTypes(app: FastifyInstance): void {
     const text = String(body);
     if (!text.trim()) return done(null, undefined);
     try {
-      done(null, JSON.parse(text));
+      done(null, parseText(text, 'json'));
     } catch (e) {
-      done(errors.badRequest(`the request body is not valid JSON: ${(e as Error).message}`), undefined);
+      done(e as Error, undefined);
     }
   });
   app.addContentTypeParser(YAML_TYPES, { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => {
     try {
-      done(null, parseYaml(String(body)));
+      done(null, parseText(String(body), 'yaml'));
     } catch (e) {
-      done(errors.badRequest(`the request body is not valid YAML: ${(e as Error).message.split('\n')[0]}`), undefined);
+      done(e as Error, undefined);
     }
   });
   // kubectl's typed clients (`create namespace|deployment|service`) send protobuf only.

@@ -2,8 +2,10 @@
  * The HTTP edge of the API server (Fastify): Kubernetes paths and JSON shapes,
  * so that kubectl works; every error leaves as a Kubernetes `Status`.
  */
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Authenticator, UserInfo } from '../authn/index.js';
 import { requestAttributes, type Authorizer } from '../authz/index.js';
 import { ApiError, logServerFailure, toApiError } from '../../lib/errors/index.js';
@@ -38,18 +40,34 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * A slow client cannot hold the server: headers must arrive within 10 s and the
+ * whole request within 30 s (Node checks every second, not every 30 s as by default),
+ * else the connection gets a 408 Status and is closed.
+ */
+const REQUEST_TIMEOUT_MS = 30_000;
+const SLOW_CLIENT_LIMITS = { headersTimeout: 10_000, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1_000 };
+
 /** Answered to anyone, as Kubernetes' system:public-info-viewer: health, the version and the dashboard's static files. */
 const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version', ...UI_PATHS]);
 
 export function buildHttpServer(opts: HttpOptions): FastifyInstance {
   const app = Fastify({
-    ...(opts.tls ? { https: httpsOptions(opts.tls) } : {}),
+    ...(opts.tls ? { https: { ...SLOW_CLIENT_LIMITS, ...httpsOptions(opts.tls) } } : { http: SLOW_CLIENT_LIMITS }),
+    // The whole request (line, headers, body) must arrive within this; a watch's or an exec's long life comes after.
+    requestTimeout: REQUEST_TIMEOUT_MS,
     logger: opts.logger ?? false,
     bodyLimit: BODY_LIMIT,
     // Open watches would otherwise keep close() waiting forever.
     forceCloseConnections: true,
     // Object names may be long (253 chars); keep the router out of it.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
+    // A URL the router cannot decode (`%zz`, `%ff`) and a request Node cannot parse
+    // (headers over 16 KiB, garbage) get a Status like every other error.
+    frameworkErrors: (err, _req, reply) => {
+      (reply as FastifyReply).code(400).type('application/json').send(new ApiError('BadRequest', `the request URL is not valid: ${err.message}`).toStatus());
+    },
+    clientErrorHandler: answerUnparsable,
   });
   registerContentTypes(app);
   if (opts.authenticator) authenticateEveryRequest(app, opts.authenticator);
@@ -78,6 +96,22 @@ export function buildHttpServer(opts: HttpOptions): FastifyInstance {
   app.get('/readyz', async (_req, reply) => health(reply, opts.health().ready, opts.health().state));
   app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(opts.metrics()));
   return app;
+}
+
+/** A request Node's HTTP parser refused (or one that came too slowly): a Status, then the connection is closed. */
+function answerUnparsable(err: NodeJS.ErrnoException, socket: Duplex): void {
+  const e =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new ApiError('RequestHeaderFieldsTooLarge', 'the request line and headers are larger than 16 KiB')
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new ApiError('RequestTimeout', 'the request was not received in time')
+        : new ApiError('BadRequest', `the request is not valid HTTP (${err.code ?? err.message})`);
+  const body = JSON.stringify(e.toStatus());
+  if (socket.writable) {
+    // end() closes once the answer is out.
+    socket.end(`HTTP/1.1 ${e.code} ${STATUS_CODES[e.code]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  else socket.destroy();
 }
 
 function httpsOptions(tls: NonNullable<HttpOptions['tls']>) {

@@ -76,6 +76,11 @@ export function parseRequestInfo(path: string): RequestInfo {
   return make(plural, '', name, sub);
 }
 
+/** A watch: `?watch=true|1`, or the legacy `/watch/` path prefix (in the path, not the query). */
+export function isWatchRequest(url: string, query: Record<string, unknown>): boolean {
+  return query.watch === 'true' || query.watch === '1' || url.split('?')[0]!.includes('/watch/');
+}
+
 /** `/api/v1/namespaces/{name}/status|finalize` are a namespace's own subresources. */
 function isNamespaceSubresource(seg: string): boolean {
   return seg === 'status' || seg === 'finalize';

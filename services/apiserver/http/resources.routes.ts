@@ -15,14 +15,15 @@ import { toTable } from '../tables/index.js';
 import { mediaType, wantsTable } from './content.js';
 import { discoveryFor } from './discovery.routes.js';
 import { UndecodedBody } from './k8s-protobuf.js';
-import { parseRequestInfo, type ResourceRequest } from './request-info.js';
+import { isWatchRequest, parseRequestInfo, type ResourceRequest } from './request-info.js';
 import { checkExec, checkExecProtocol, relayExec, spdyRefused, type ExecRequest } from './streams/exec.js';
 import { streamLogs } from './streams/logs.js';
-import { streamWatch } from './watch.js';
+import { streamWatch, WatchQuota } from './watch.js';
 
 type Query = Record<string, string | undefined>;
 
 export function registerResourceRoutes(app: FastifyInstance, registry: Registry): void {
+  const watchQuota = new WatchQuota();
   const handler = async (req: FastifyRequest, reply: FastifyReply) => {
     const info = parseRequestInfo(req.url);
     if (info.kind !== 'resource') return discoveryFor(info, reply);
@@ -30,7 +31,7 @@ export function registerResourceRoutes(app: FastifyInstance, registry: Registry)
     if (req.body instanceof UndecodedBody) throw req.body.error;
     // Every write answers to the leader fencing first (reads never do).
     if (req.method !== 'GET') await registry.fence(leaderToken(req));
-    return serve(registry, r.resource, info, req, reply);
+    return serve(registry, watchQuota, r.resource, info, req, reply);
   };
   // An upgrade is checked before it happens (preHandler), so a bad request
   // gets an HTTP Status; only pods/exec upgrades, and only to a WebSocket.
@@ -91,6 +92,7 @@ function writeOptions(q: Query, warnings: string[]): WriteOptions {
 
 async function serve(
   registry: Registry,
+  watchQuota: WatchQuota,
   resource: ResourceInfo,
   info: ResourceRequest,
   req: FastifyRequest,
@@ -112,9 +114,9 @@ async function serve(
 
   switch (req.method) {
     case 'GET': {
-      const watching = q.watch === 'true' || q.watch === '1' || req.url.includes('/watch/');
+      const watching = isWatchRequest(req.url, q);
       if (!name) {
-        if (watching) return streamWatch(registry, resource, ns, q, req, reply);
+        if (watching) return streamWatch(registry, watchQuota, resource, ns, q, req, reply);
         const list = await registry.list(resource, ns, listOptions(q));
         if (wantsTable(req)) {
           return reply.send(toTable(resource, list.items, { resourceVersion: list.resourceVersion, continue: list.continue, includeObject: includeObject(q) }));

@@ -14,15 +14,43 @@ const DEFAULT_TIMEOUT_S = 1800;
 const BOOKMARK_EVERY_MS = 10_000;
 /** A client this far behind is cut off rather than buffered without end. */
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+/** Open watches one authenticated user may hold at once; more get 429 until one ends. */
+export const MAX_WATCHES_PER_USER = 100;
+
+/** Open watches per user: one user cannot hold the server's watch capacity (anonymous callers are not counted: no authentication, no quota). */
+export class WatchQuota {
+  private readonly open = new Map<string, number>();
+  constructor(private readonly perUser = MAX_WATCHES_PER_USER) {}
+
+  /** Takes a place for `user`, or throws 429; the returned function gives it back (once). */
+  take(user: string | undefined): () => void {
+    if (user === undefined) return () => undefined;
+    const n = this.open.get(user) ?? 0;
+    if (n >= this.perUser) {
+      throw new ApiError('TooManyRequests', `too many watches: user "${user}" already holds ${n}, the most one user may hold at once; close one or try again later`, { retryAfterSeconds: 1 });
+    }
+    this.open.set(user, n + 1);
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      const left = (this.open.get(user) ?? 1) - 1;
+      if (left > 0) this.open.set(user, left);
+      else this.open.delete(user);
+    };
+  }
+}
 
 export async function streamWatch(
   registry: Registry,
+  quota: WatchQuota,
   resource: ResourceInfo,
   namespace: string,
   q: Record<string, string | undefined>,
   req: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
+  const release = quota.take(req.user?.name);
   const table = wantsTable(req);
   const includeObject = q.includeObject === 'None' || q.includeObject === 'Object' ? q.includeObject : 'Metadata';
   let first = true;
@@ -44,6 +72,7 @@ export async function streamWatch(
   const close = () => {
     if (closed) return;
     closed = true;
+    release();
     watcher?.stop();
     timers.forEach(clearTimeout);
     timers.forEach(clearInterval);
@@ -79,7 +108,10 @@ export async function streamWatch(
       else write(e.type, render(e.object));
     });
   } catch (e) {
-    if (!(e instanceof ApiError && e.code === 410)) throw e;
+    if (!(e instanceof ApiError && e.code === 410)) {
+      release();
+      throw e;
+    }
     expired = e;
   }
 

@@ -16,11 +16,11 @@ import {
   type ApiResponse,
 } from '../../lib/api/nats-api.js';
 import { resourceFor, type KObject, type ResourceInfo } from '../../lib/api/resources.js';
-import { decodeMessage, decodeObject, encodeMessage, encodeObject } from '../../lib/codec/index.js';
+import { CodecError, decodeMessage, decodeObject, encodeMessage, encodeObject } from '../../lib/codec/index.js';
 import { ApiError, errors, logServerFailure, toApiError } from '../../lib/errors/index.js';
 import { applyPatch, patchTypeFromContentType } from '../patch/index.js';
 import type { DeleteOptions, Registry, WriteOptions } from '../registry/index.js';
-import { parse as parseYaml } from 'yaml';
+import { parseText } from '../input/index.js';
 
 export type NatsApi = { stop(): Promise<void> };
 
@@ -47,7 +47,8 @@ async function answer(registry: Registry, msg: ServiceMsg): Promise<void> {
     const req = decodeMessage(REQUEST_TYPE, msg.data) as ApiRequest;
     res = await handle(registry, req);
   } catch (e) {
-    const err = toApiError(e);
+    // A request or body that does not decode is the caller's mistake, as a bad JSON body is on HTTP.
+    const err = e instanceof CodecError ? errors.badRequest(e.message) : toApiError(e);
     logServerFailure('apiserver: NATS request failed', err, e);
     res = { code: err.code, kind: 'Status', status: err.toStatus() };
   }
@@ -126,12 +127,7 @@ async function handle(registry: Registry, req: ApiRequest): Promise<ApiResponse>
       const type = patchTypeFromContentType(req.patchType ?? '');
       if (!type) throw new ApiError('UnsupportedMediaType', `the patch type "${req.patchType}" is not supported`);
       const text = Buffer.from(req.body ?? []).toString();
-      let patch: unknown;
-      try {
-        patch = type === 'apply' ? parseYaml(text) : JSON.parse(text);
-      } catch (e) {
-        throw errors.badRequest(`the patch is not valid ${type === 'apply' ? 'YAML' : 'JSON'}: ${(e as Error).message}`);
-      }
+      const patch = parseText(text, type === 'apply' ? 'yaml' : 'json', 'the patch');
       if (sub === 'scale') {
         const out = await registry.updateScale(resource, ns, need(), (s) => applyPatch(type, s, patch, 'Scale') as KObject, write);
         return one(resource, out, 200, sub);

@@ -94,6 +94,9 @@ function resource(
   };
 }
 
+/** Where each node's heartbeat Lease lives, named after the node. */
+export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
+
 /** Roles and bindings: who may do what (services/apiserver/authz). */
 export const RBAC_GROUP = 'rbac.authorization.k8s.io';
 
