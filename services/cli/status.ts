@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { clusterStatus, type ClusterStatus, type NatsSection } from '../apiserver/cluster-status/index.js';
 import type { Election } from '../lib/leader-election/index.js';
 import type { NatsConnection } from '../lib/nats/index.js';
-import { fetchStatus, gatherOverNats, kubeconfigServer } from './status-source.js';
+import { fetchStatus, gatherOverNats, kubeconfigTarget } from './status-source.js';
 
 export const STATUS_HELP = `  status             Cluster health: masters, NATS peers and stream leaders, election leaders, nodes
       --server URL       read it from an API server (or the load balancer): GET URL/keelson/v1/status
@@ -42,8 +42,8 @@ export async function runStatus(argv: string[], out: Write = (s) => void process
     output = values.output;
     if (output !== undefined && output !== 'json') throw new Error(`-o takes json, not "${output}"`);
     if (values.server && values.kubeconfig) throw new Error('give --server or --kubeconfig, not both');
-    const server = values.server ?? (values.kubeconfig ? kubeconfigServer(values.kubeconfig) : undefined);
-    report = server ? await fetchStatus(server) : await gatherOverNats(values.nats, values.bucket);
+    const target = values.server ? { server: values.server } : values.kubeconfig ? kubeconfigTarget(values.kubeconfig) : undefined;
+    report = target ? await fetchStatus(target) : await gatherOverNats(values.nats, values.bucket);
   } catch (e) {
     const reason = (e as { reason?: string }).reason;
     err(reason ? `Error from server (${reason}): ${(e as Error).message}\n` : `error: ${(e as Error).message}\n`);
