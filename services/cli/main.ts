@@ -22,8 +22,11 @@ const HELP = `keelson ${VERSION} — a lightweight Kubernetes-style orchestrator
 Usage: keelson <command> [flags]
 
 Cluster:
-  up                 Start a whole cluster on this machine (embedded nats-server + control plane)
-      --data-dir DIR     where JetStream data and the kubeconfig live (default ./.keelson)
+  up                 Start a whole cluster on this machine (embedded nats-server + control plane);
+                     the API is HTTPS with authentication and RBAC (README "Security")
+      --data-dir DIR     where JetStream data, the cluster CA and certificates (pki/), the bearer
+                         tokens (tokens.csv), kubeconfig (admin) and view.kubeconfig (read-only)
+                         live (default ./.keelson)
       --nats-port N      client port of the embedded nats-server (default 4222)
       --port N           API server port (default 6443)
       --host ADDR        address the API server binds (default 127.0.0.1)

@@ -73,6 +73,8 @@ function securityOptions(values: ApiserverValues): Pick<ApiServerOptions, 'tls' 
   const tokenAuthFile = values['token-auth-file'];
   if (Boolean(cert) !== Boolean(key)) throw new Error('--tls-cert-file and --tls-private-key-file go together');
   if (clientCA && !cert) throw new Error('--client-ca-file needs HTTPS: give --tls-cert-file and --tls-private-key-file too');
+  // Bearer tokens over plain HTTP can be read by anyone on the way.
+  if (tokenAuthFile && !cert) throw new Error('--token-auth-file needs HTTPS: give --tls-cert-file and --tls-private-key-file too');
   const read = (file: string, flag: string) => {
     try {
       return readFileSync(file, 'utf8');

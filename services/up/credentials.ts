@@ -6,7 +6,6 @@
  * Run again, it reuses them, issuing again only what no longer fits (see
  * lib/pki).
  */
-import { chmodSync, writeFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { ensureTokenFile, MASTERS_GROUP } from '../apiserver/authn/index.js';
@@ -53,10 +52,4 @@ export function apiServerHosts(host: string): string[] {
         .map((a) => a!.address.split('%')[0]!)
     : [host];
   return [...new Set(['127.0.0.1', 'localhost', hostname(), ...own, ...SERVICE_NAMES])];
-}
-
-/** Writes a file only its owner may read (a kubeconfig with a credential), also when it was there before. */
-export function writePrivateFile(path: string, text: string): void {
-  writeFileSync(path, text, { mode: 0o600 });
-  chmodSync(path, 0o600);
 }

@@ -18,7 +18,8 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startApiServer, type ApiServer } from '../apiserver/index.js';
-import { clusterCredentials, writePrivateFile, ADMIN_USER, VIEWER_USER, type ClusterCredentials } from './credentials.js';
+import { writePrivateFile } from '../lib/files/index.js';
+import { clusterCredentials, ADMIN_USER, VIEWER_USER, type ClusterCredentials } from './credentials.js';
 import { startNatsServer, type NatsServer } from '../lib/nats-server/index.js';
 import { defaultNodeName, parseRuntimeName, startNodeAgent, type Kubelet } from '../kubelet/index.js';
 import { KeelsonClient } from '../lib/client/index.js';

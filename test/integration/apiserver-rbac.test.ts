@@ -40,7 +40,7 @@ describe('apiserver: RBAC authorization', () => {
       [
         `${tokens.admin},root,,"system:masters"`,
         `${tokens.viewer},viewer,,"keelson:viewers"`,
-        `${tokens.bob},bob`,
+        `${tokens.bob},bob,`,
         `${tokens.nodeA},system:node:node-a,,"system:nodes"`,
         `${tokens.stranger},system:nodes-impostor,,"system:nodes"`,
       ].join('\n'),
@@ -58,8 +58,8 @@ describe('apiserver: RBAC authorization', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function call(who: keyof typeof tokens, method: string, path: string, body?: unknown): Promise<{ status: number; text: string; json: Json }> {
-    const init: RequestInit = { method, headers: { authorization: `Bearer ${tokens[who]}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) };
+  async function call(who: keyof typeof tokens, method: string, path: string, body?: unknown, extra: Record<string, string> = {}): Promise<{ status: number; text: string; json: Json }> {
+    const init: RequestInit = { method, headers: { authorization: `Bearer ${tokens[who]}`, ...(body ? { 'content-type': 'application/json' } : {}), ...extra }, ...(body ? { body: JSON.stringify(body) } : {}) };
     const r = await fetchText(`${api.url}${path}`, init, 10_000, tls);
     let json: Json;
     try {
@@ -159,6 +159,30 @@ describe('apiserver: RBAC authorization', () => {
     assertForbidden(await call('nodeA', 'DELETE', '/api/v1/namespaces/team/pods/on-b'), /only change pods bound to it/);
     // In group system:nodes but not named system:node:<name>: no node writes at all.
     assertForbidden(await call('stranger', 'PUT', '/api/v1/namespaces/team/pods/on-a/status', onA), /not named system:node:<node>/);
+  });
+
+  test('impersonation (kubectl --as) needs the impersonate verb, and then the request is the impersonated user\'s', async () => {
+    assertForbidden(await call('bob', 'GET', '/api/v1/namespaces/team/pods', undefined, { 'impersonate-user': 'root' }), 'users "root" is forbidden: User "bob" cannot impersonate resource "users" in API group "" at the cluster scope');
+    const asViewer = { 'impersonate-user': 'viewer', 'impersonate-group': 'keelson:viewers' };
+    assert.equal((await call('admin', 'GET', '/api/v1/namespaces/team/pods', undefined, asViewer)).status, 200);
+    assertForbidden(await call('admin', 'DELETE', '/api/v1/namespaces/team/pods/on-a', undefined, asViewer), /User "viewer" cannot delete resource "pods"/);
+    assert.equal((await call('admin', 'GET', '/api/v1/namespaces/team/pods', undefined, { 'impersonate-group': 'x' })).status, 400);
+  });
+
+  test('no escalation: a namespace admin cannot write or bind rules it does not hold', async () => {
+    const bind = (name: string, kind: string, role: string) => ({ metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind, name: role }, subjects: [{ kind: 'User', name: 'bob' }] });
+    assert.equal((await call('admin', 'POST', `${RBAC}/namespaces/other/rolebindings`, bind('bob-admin', 'ClusterRole', 'admin'))).status, 201);
+    await until('bob to be admin in other', async () => (await call('bob', 'GET', '/api/v1/namespaces/other/pods')).status === 200);
+    // Within what admin holds: a role, and a binding to view (its namespaced part is all admin's too).
+    assert.equal((await call('bob', 'POST', `${RBAC}/namespaces/other/roles`, { metadata: { name: 'readers' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }] })).status, 201);
+    const viewBinding = await call('bob', 'POST', `${RBAC}/namespaces/other/rolebindings`, { ...bind('carol-view', 'ClusterRole', 'view'), subjects: [{ kind: 'User', name: 'carol' }] });
+    assert.equal(viewBinding.status, 201, viewBinding.text);
+    // Beyond it: cluster-admin, or a role with nodes (cluster-wide) or with every verb on everything.
+    assertForbidden(await call('bob', 'POST', `${RBAC}/namespaces/other/rolebindings`, bind('bob-root', 'ClusterRole', 'cluster-admin')), /binding ClusterRole "cluster-admin" would grant \* on \* in API group "\*" in the namespace "other", which user "bob" does not hold/);
+    assertForbidden(await call('bob', 'POST', `${RBAC}/namespaces/other/roles`, { metadata: { name: 'all' }, rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }] }), /it would grant \* on \*/);
+    assertForbidden(await call('bob', 'POST', `${RBAC}/clusterroles`, { metadata: { name: 'x' }, rules: [] }), /cannot create resource "clusterroles"/);
+    assertForbidden(await call('bob', 'PATCH', `${RBAC}/namespaces/other/roles/readers`, { rules: [] }), /needs the escalate verb/);
+    assert.equal((await call('admin', 'GET', `${RBAC}/namespaces/other/rolebindings/bob-root`)).status, 404, 'nothing written');
   });
 
   test('RBAC objects are validated; a binding\'s roleRef cannot change', async () => {

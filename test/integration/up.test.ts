@@ -83,6 +83,10 @@ test('keelson up: kubeconfig, objects survive a restart, nothing left behind', a
   const viewerToken = /#token=(\S+)$/.exec(dashboard)![1]!;
   assert.equal((await call('/api/v1/namespaces/default/pods', { headers: { authorization: `Bearer ${viewerToken}` } }, { ca })).status, 200, 'the token printed for the dashboard works');
 
+  // keelson status reads the kubeconfig as kubectl does: HTTPS with its CA and client certificate.
+  const status = execFileSync(process.execPath, [...CLI, 'status', '--kubeconfig', join(dir, 'kubeconfig')], { encoding: 'utf8', timeout: 20_000 });
+  assert.match(status, /API server/i);
+
   const created = await call('/api/v1/namespaces/default/pods', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

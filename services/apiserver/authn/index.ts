@@ -4,8 +4,9 @@
  * from the token file, or a client certificate the TLS layer verified against
  * the client CA (CN = user, O = groups); else it gets 401. The token file is
  * read again when it changes (looked at no more than once a second), so tokens
- * are added and revoked without a restart; a broken edit is refused and the
- * tokens before it stay. Nothing here logs or answers a credential.
+ * are added and revoked without a restart; an edit that does not parse is
+ * refused and the tokens before it stay; a file taken away revokes them all.
+ * Nothing here logs or answers a credential.
  *
  *   const authn = new Authenticator({ tokenAuthFile: 'tokens.csv', clientCertificates: true, log });
  *   const who = authn.authenticate(req.headers.authorization, req.raw.socket); // UserInfo | string (why not)
@@ -41,17 +42,17 @@ export class Authenticator {
 
   /** The user, or why the request is not anyone (for 401's message: never the credential itself). */
   authenticate(authorization: string | undefined, socket: Socket): UserInfo | string {
+    // As Kubernetes' union of authenticators: the client certificate first, then the token; the first that names a user wins.
+    if (this.opts.clientCertificates) {
+      const user = certificateUser(socket as TLSSocket);
+      if (user) return withAuthenticated(user);
+    }
     if (authorization !== undefined) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
       if (!m) return 'the Authorization header is not "Bearer <token>"';
       if (this.opts.tokenAuthFile) this.reload(false);
       const user = this.tokens.get(tokenDigest(m[1]!));
-      // An unknown token is refused even with a good certificate beside it: the client meant the token.
       return user ? withAuthenticated(user) : 'the bearer token is not valid';
-    }
-    if (this.opts.clientCertificates) {
-      const user = certificateUser(socket as TLSSocket);
-      if (user) return withAuthenticated(user);
     }
     return 'no credentials: send a bearer token or a client certificate signed by the cluster CA';
   }
@@ -61,16 +62,21 @@ export class Authenticator {
     const now = Date.now();
     if (!atStart && now - this.checkedAt < RELOAD_CHECK_MS) return;
     this.checkedAt = now;
+    const mtime = statMtime(file);
+    if (mtime === this.loadedMtime) return;
+    this.loadedMtime = mtime;
+    if (mtime < 0 && !atStart) {
+      // A token file taken away revokes every token in it.
+      this.tokens = new Map();
+      this.opts.log?.(`apiserver: token file ${file} is gone: no token is valid until it is back`);
+      return;
+    }
     try {
-      const mtime = statSync(file).mtimeMs;
-      if (mtime === this.loadedMtime) return;
       this.tokens = parseTokenFile(readFileSync(file, 'utf8'), file);
-      this.loadedMtime = mtime;
       if (!atStart) this.opts.log?.(`apiserver: token file ${file} read again: ${this.tokens.size} users`);
     } catch (e) {
       if (atStart) throw e;
-      // Once per change of the file: the old tokens stay in force.
-      this.loadedMtime = statMtime(file);
+      // Once per change of the file: an edit that does not parse is refused, the tokens before it stay.
       this.opts.log?.(`apiserver: token file not read again, the tokens before stay: ${(e as Error).message}`);
     }
   }

@@ -1,14 +1,15 @@
 /**
  * Static bearer tokens in kube-apiserver's `--token-auth-file` format: one user
- * per line, `token,user,uid,"group1,group2"` (uid and groups optional; `#`
- * starts a comment). Tokens are kept only as SHA-256 digests, so a lookup's
+ * per line, `token,user,uid,"group1,group2"` (the uid may be empty, the groups
+ * left out; `#` starts a comment). Tokens are kept only as SHA-256 digests, so a lookup's
  * timing says nothing about a token, and no error ever quotes one.
  *
  *   const tokens = parseTokenFile(readFileSync(path, 'utf8'), path);
  *   tokens.get(tokenDigest(bearer)) // → { name, uid, groups } | undefined
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { writePrivateFile } from '../../lib/files/index.js';
 import type { UserInfo } from './user.js';
 
 /** Users by the SHA-256 digest (hex) of their token. */
@@ -26,7 +27,8 @@ export function parseTokenFile(text: string, source = 'token file'): TokenTable 
     if (!line || line.startsWith('#')) return;
     const fields = splitCsv(line);
     const where = `${source}, line ${i + 1}`;
-    if (!fields || fields.length < 2) throw new Error(`${where}: expected token,user[,uid[,"group1,group2"]]`);
+    // At least three columns, as kube-apiserver wants (the uid may be empty).
+    if (!fields || fields.length < 3) throw new Error(`${where}: expected token,user,uid[,"group1,group2"]`);
     const [token, name, uid, groups] = fields as [string, string, string?, string?];
     if (!token) throw new Error(`${where}: the token is empty`);
     if (!name) throw new Error(`${where}: the user name is empty`);
@@ -66,8 +68,8 @@ export function ensureTokenFile(path: string, users: UserInfo[]): Map<string, st
     tokens.set(u.name, token);
     added += `${token},${u.name},${u.uid ?? u.name},"${u.groups.join(',')}"\n`;
   }
-  if (added || !existsSync(path)) writeFileSync(path, (text.endsWith('\n') || !text ? text : `${text}\n`) + added, { mode: 0o600 });
-  chmodSync(path, 0o600);
+  if (added || !existsSync(path)) writePrivateFile(path, (text.endsWith('\n') || !text ? text : `${text}\n`) + added);
+  else chmodSync(path, 0o600);
   return new Map(users.map((u) => [u.name, tokens.get(u.name)!]));
 }
 

@@ -16,11 +16,19 @@ export const VIEWERS_GROUP = 'keelson:viewers';
 
 const READ = ['get', 'list', 'watch'];
 const WRITE = ['create', 'update', 'patch', 'delete', 'deletecollection'];
-const ALL_GROUPS = [...new Set(RESOURCES.map((r) => r.group))];
-const namespaced = RESOURCES.filter((r) => r.namespaced);
-/** Every served resource and subresource but the RBAC objects, as rules name them. */
-const nonRbac = RESOURCES.filter((r) => r.group !== RBAC_GROUP);
-const withSubresources = (rs: typeof RESOURCES) => rs.flatMap((r) => [r.plural, ...r.subresources.map((s) => `${r.plural}/${s}`)]);
+type Resource = (typeof RESOURCES)[number];
+
+/** One rule per API group, naming that group's resources (and subresources that `sub` keeps). */
+function perGroup(verbs: string[], resources: readonly Resource[], sub: (s: string) => boolean = () => true): PolicyRule[] {
+  const groups = [...new Set(resources.map((r) => r.group))];
+  return groups.map((g) =>
+    rule(
+      verbs,
+      [g],
+      resources.filter((r) => r.group === g).flatMap((r) => [r.plural, ...r.subresources.filter(sub).map((s) => `${r.plural}/${s}`)]),
+    ),
+  );
+}
 
 const rule = (verbs: string[], apiGroups: string[], resources: string[], resourceNames?: string[]): PolicyRule => ({
   verbs,
@@ -31,11 +39,12 @@ const rule = (verbs: string[], apiGroups: string[], resources: string[], resourc
 
 export const CLUSTER_ROLES: Record<string, PolicyRule[]> = {
   'cluster-admin': [rule(['*'], ['*'], ['*']), { verbs: ['*'], nonResourceURLs: ['*'] }],
-  // Everything inside namespaces, roles and bindings included; nothing cluster-wide.
-  admin: [rule(['*'], [...new Set(namespaced.map((r) => r.group))], withSubresources(namespaced))],
+  // Everything inside namespaces, roles and bindings included; nothing cluster-wide. The
+  // verbs are named (not `*`) so that escalate, bind and impersonate are not among them.
+  admin: perGroup([...READ, ...WRITE], RESOURCES.filter((r) => r.namespaced)),
   // Reading everything but who may do what; the dashboard's data.
   view: [
-    rule(READ, [...new Set(nonRbac.map((r) => r.group))], withSubresources(nonRbac).filter((r) => !r.endsWith('/exec') && !r.endsWith('/binding') && !r.endsWith('/eviction'))),
+    ...perGroup(READ, RESOURCES.filter((r) => r.group !== RBAC_GROUP), (s) => !['exec', 'binding', 'eviction'].includes(s)),
     { verbs: ['get'], nonResourceURLs: ['/keelson/v1/*'] },
   ],
   // What a kubelet needs; node-restriction.ts narrows the writes to its own objects.

@@ -17,7 +17,8 @@ export type PolicyRule = {
   nonResourceURLs?: string[];
 };
 
-type Subject = { kind?: string; name?: string; namespace?: string };
+/** Whom a binding names. */
+export type Subject = { kind?: string; name?: string; namespace?: string };
 type RoleRef = { kind?: string; name?: string };
 
 /** What the evaluation reads; namespaced lists are of one namespace. */

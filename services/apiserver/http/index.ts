@@ -140,6 +140,7 @@ function authenticateEveryRequest(app: FastifyInstance, authenticator: Authentic
 function authorizeEveryRequest(app: FastifyInstance, authorizer: Authorizer): void {
   app.addHook('preHandler', async (req: FastifyRequest) => {
     if (!req.user) return; // a public path
+    req.user = authorizer.impersonate(req.user, req.headers);
     authorizer.check(req.user, requestAttributes(req.method, req.url, req.query as Record<string, unknown>), req.body);
   });
 }

@@ -2,6 +2,7 @@
 import { age } from './age.js';
 import { ageColumn, column, nameColumn, rec, str, wide } from './format.js';
 import type { Printer } from './types.js';
+import type { Subject } from '../authz/rbac.js';
 
 export const rolePrinter: Printer = {
   columns: [nameColumn(), column('Created At', 'date', 'When the role was made.')],
@@ -10,7 +11,6 @@ export const rolePrinter: Printer = {
   },
 };
 
-type Subject = { kind?: string; name?: string; namespace?: string };
 
 export const bindingPrinter: Printer = {
   columns: [

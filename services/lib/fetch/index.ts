@@ -15,12 +15,13 @@ export type Answer = { status: number; headers: Headers; text: string };
 /** For HTTPS to a server of the cluster: the CA that signed it, and a client certificate if one is to be shown. */
 export type TlsClientOptions = { ca?: string; cert?: string; key?: string };
 
-/** One connection pool per TLS setting (the caller keeps the object), so connections are reused and not leaked. */
-const agents = new WeakMap<TlsClientOptions, Agent>();
+/** One connection pool per TLS setting, by content: connections are reused however the caller builds the options. */
+const agents = new Map<string, Agent>();
 
 function agentFor(tls: TlsClientOptions): Agent {
-  let agent = agents.get(tls);
-  if (!agent) agents.set(tls, (agent = new Agent({ connect: { ca: tls.ca, cert: tls.cert, key: tls.key } })));
+  const key = JSON.stringify([tls.ca, tls.cert, tls.key]);
+  let agent = agents.get(key);
+  if (!agent) agents.set(key, (agent = new Agent({ connect: { ca: tls.ca, cert: tls.cert, key: tls.key } })));
   return agent;
 }
 

@@ -10,6 +10,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writePrivateFile } from '../files/index.js';
 import { join } from 'node:path';
 import { createCA, issueCertificate, replaceReason, type CertificateRequest, type KeyPair } from './certificates.js';
 
@@ -56,8 +57,7 @@ export class ClusterPki {
   private write(name: string, pair: KeyPair): KeyPairFiles {
     const certFile = join(this.dir, `${name}.crt`);
     const keyFile = join(this.dir, `${name}.key`);
-    writeFileSync(keyFile, pair.key, { mode: 0o600 });
-    chmodSync(keyFile, 0o600);
+    writePrivateFile(keyFile, pair.key);
     writeFileSync(certFile, pair.cert);
     return { ...pair, certFile, keyFile };
   }
