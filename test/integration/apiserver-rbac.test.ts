@@ -183,6 +183,9 @@ describe('apiserver: RBAC authorization', () => {
     assertForbidden(await call('bob', 'POST', `${RBAC}/clusterroles`, { metadata: { name: 'x' }, rules: [] }), /cannot create resource "clusterroles"/);
     assertForbidden(await call('bob', 'PATCH', `${RBAC}/namespaces/other/roles/readers`, { rules: [] }), /needs the escalate verb/);
     assert.equal((await call('admin', 'GET', `${RBAC}/namespaces/other/rolebindings/bob-root`)).status, 404, 'nothing written');
+    // Namespaced objects are written under their namespace's path only: not around the check by the body's namespace.
+    const around = await call('bob', 'POST', `${RBAC}/rolebindings`, { ...bind('sneak', 'ClusterRole', 'cluster-admin'), metadata: { name: 'sneak', namespace: 'other' } });
+    assert.equal(around.status, 405, around.text);
   });
 
   test('RBAC objects are validated; a binding\'s roleRef cannot change', async () => {

@@ -62,6 +62,12 @@ export class Authenticator {
     const now = Date.now();
     if (!atStart && now - this.checkedAt < RELOAD_CHECK_MS) return;
     this.checkedAt = now;
+    // At start the file must be there and parse: a mistyped path is a configuration error, not a server without tokens.
+    if (atStart) {
+      this.tokens = parseTokenFile(readFileSync(file, 'utf8'), file);
+      this.loadedMtime = statMtime(file);
+      return;
+    }
     const mtime = statMtime(file);
     if (mtime === this.loadedMtime) return;
     this.loadedMtime = mtime;

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { Authenticator } from './index.js';
 import { ensureTokenFile, newToken, parseTokenFile, tokenDigest } from './token-file.js';
 
 test('parseTokenFile reads kube-apiserver token files: uid and quoted groups optional, comments skipped', () => {
@@ -25,6 +26,10 @@ test('parseTokenFile refuses broken lines, naming the line but never the token',
   ] as const) {
     assert.throws(() => parseTokenFile(text, 'tokens.csv'), (e: Error) => why.test(e.message) && e.message.startsWith('tokens.csv') && !e.message.includes(secret));
   }
+});
+
+test('a token file that is not there at start is a configuration error, not a server without tokens', () => {
+  assert.throws(() => new Authenticator({ tokenAuthFile: '/nonexistent/tokens.csv' }), /ENOENT/);
 });
 
 test('ensureTokenFile adds the users it lacks, keeps the rest, and writes 0600', (t) => {

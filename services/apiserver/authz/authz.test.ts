@@ -76,6 +76,14 @@ test('escalation: roles and bindings may grant only what the writer holds, unles
   const mayBind = policy([...[podReader, roleAdmin], { kind: 'ClusterRole', metadata: { name: 'binder' }, rules: [{ verbs: ['bind'], apiGroups: [RBAC], resources: ['clusterroles'], resourceNames: ['all'] }] }, { kind: 'ClusterRoleBinding', metadata: { name: 'b' }, roleRef: { kind: 'ClusterRole', name: 'binder' }, subjects: [{ kind: 'User', name: 'bob' }] }, { kind: 'ClusterRole', metadata: { name: 'all' }, rules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }] }]);
   assert.equal(escalation(mayBind, bob, write('rolebindings'), { roleRef: { kind: 'ClusterRole', name: 'all' } }), undefined, 'the bind verb on that role');
   assert.equal(escalation(p, bob, { kind: 'resource', verb: 'create', apiGroup: '', resource: 'pods', namespace: 'team' }, {}), undefined, 'other writes are not its business');
+  // Rules on namespaces do grant in a namespace (a request for a namespace is in it): they must be held.
+  assert.match(escalation(p, bob, write('roles'), { rules: [{ verbs: ['delete'], apiGroups: [''], resources: ['namespaces'] }] })!, /delete on namespaces/);
+  // A role not there cannot be bound unseen; nor can rules of the wrong shape fail the check with a 500.
+  assert.match(escalation(p, bob, write('rolebindings'), { roleRef: { kind: 'ClusterRole', name: 'later' } })!, /"later" was not found/);
+  assert.equal(escalation(p, bob, write('roles'), { rules: [null, { verbs: 5 }] }), undefined);
+  // `bind` granted in the binding's namespace is enough, for a ClusterRole too (Kubernetes' delegation).
+  const nsBinder = policy([...[podReader, roleAdmin], { kind: 'ClusterRole', metadata: { name: 'all' }, rules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }] }, { kind: 'ClusterRole', metadata: { name: 'binder' }, rules: [{ verbs: ['bind'], apiGroups: [RBAC], resources: ['clusterroles'] }] }, { kind: 'RoleBinding', metadata: { name: 'b', namespace: 'team' }, roleRef: { kind: 'ClusterRole', name: 'binder' }, subjects: [{ kind: 'User', name: 'bob' }] }]);
+  assert.equal(escalation(nsBinder, bob, write('rolebindings'), { roleRef: { kind: 'ClusterRole', name: 'all' } }), undefined);
 });
 
 test('nodeRestriction: a node writes only its own Node, Lease and bound pods', () => {

@@ -12,7 +12,8 @@ import type { RequestAttributes, ResourceAttributes } from './attributes.js';
 import { rbacAllows, type PolicyRule, type PolicySource } from './rbac.js';
 
 const WRITES = new Set(['create', 'update', 'patch']);
-const CLUSTER_SCOPED = new Set(RESOURCES.filter((r) => !r.namespaced).map((r) => `${r.group}/${r.plural}`));
+// Namespaces are cluster-scoped, but a request for one is in that namespace: rules on them do grant there.
+const CLUSTER_SCOPED = new Set(RESOURCES.filter((r) => !r.namespaced && r.plural !== 'namespaces').map((r) => `${r.group}/${r.plural}`));
 const clusterScoped = (group: string, plural: string) => CLUSTER_SCOPED.has(`${group}/${plural}`);
 const ROLES = new Set(['roles', 'clusterroles']);
 const BINDINGS = new Set(['rolebindings', 'clusterrolebindings']);
@@ -25,22 +26,33 @@ export function escalation(policy: PolicySource, user: UserInfo, a: RequestAttri
     if (rbacAllows(policy, user, { ...a, verb: 'escalate' })) return undefined;
     if (a.verb === 'patch') return `patching ${a.resource} needs the escalate verb on them (the result cannot be checked before it is made); update or create it instead`;
     const scope = a.resource === 'roles' ? a.namespace : '';
-    const missing = notHeld(policy, user, (obj.rules as PolicyRule[] | undefined) ?? [], scope);
+    const missing = notHeld(policy, user, rulesOf(obj.rules), scope);
     return missing && `it would grant ${missing}, which user "${user.name}" does not hold (writing such a role needs the escalate verb)`;
   }
   if (BINDINGS.has(a.resource)) {
     const ref = (obj.roleRef ?? {}) as { kind?: string; name?: string };
     const roleResource = ref.kind === 'Role' ? 'roles' : 'clusterroles';
-    const bind: ResourceAttributes = { kind: 'resource', verb: 'bind', apiGroup: RBAC_GROUP, resource: roleResource, namespace: ref.kind === 'Role' ? a.namespace : '', ...(ref.name ? { name: ref.name } : {}) };
+    // As Kubernetes: `bind` is looked for where the binding applies (a RoleBinding's namespace), for Roles and ClusterRoles alike.
+    const bind: ResourceAttributes = { kind: 'resource', verb: 'bind', apiGroup: RBAC_GROUP, resource: roleResource, namespace: a.namespace, ...(ref.name ? { name: ref.name } : {}) };
     if (rbacAllows(policy, user, bind)) return undefined;
     if (a.verb === 'patch') return `patching ${a.resource} needs the bind verb on the role they name; update or create it instead`;
     const role = ref.kind === 'Role' ? policy.role(a.namespace, ref.name ?? '') : policy.clusterRole(ref.name ?? '');
-    if (!role) return undefined; // a binding to nothing grants nothing (validation names a wrong kind)
+    // A role that is not there (yet) cannot be checked: binding it needs the bind verb.
+    if (!role) return `${ref.kind ?? 'the role'} "${ref.name ?? ''}" was not found${ref.kind === 'Role' ? ` in the namespace "${a.namespace}"` : ''}, and user "${user.name}" may not bind it unseen (the bind verb)`;
     const scope = a.resource === 'rolebindings' ? a.namespace : '';
-    const missing = notHeld(policy, user, (role.rules as PolicyRule[] | undefined) ?? [], scope);
+    const missing = notHeld(policy, user, rulesOf(role.rules), scope);
     return missing && `binding ${ref.kind} "${ref.name}" would grant ${missing}, which user "${user.name}" does not hold (binding it needs the bind verb)`;
   }
   return undefined;
+}
+
+/** Rules as written by anyone: what is not a list of strings counts as nothing (validation refuses it after). */
+function rulesOf(v: unknown): PolicyRule[] {
+  const strings = (x: unknown) => (Array.isArray(x) ? x.filter((s): s is string => typeof s === 'string') : []);
+  return (Array.isArray(v) ? v : []).map((r) => {
+    const o = (r && typeof r === 'object' ? r : {}) as Record<string, unknown>;
+    return { verbs: strings(o.verbs), apiGroups: strings(o.apiGroups), resources: strings(o.resources), resourceNames: strings(o.resourceNames), nonResourceURLs: strings(o.nonResourceURLs) };
+  });
 }
 
 /**

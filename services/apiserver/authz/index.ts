@@ -9,8 +9,8 @@
  *   const authz = new Authorizer(cache);
  *   authz.check(req.user, requestAttributes(req.method, req.url, req.query), req.body); // throws 403
  */
-import { resourceForKind, type KObject, type ResourceInfo } from '../../lib/api/resources.js';
-import { ApiError, errors, isAlreadyExists } from '../../lib/errors/index.js';
+import { resourceForKind } from '../../lib/api/resources.js';
+import { ApiError, errors } from '../../lib/errors/index.js';
 import { AUTHENTICATED_GROUP, MASTERS_GROUP, type UserInfo } from '../authn/user.js';
 import type { Registry } from '../registry/index.js';
 import { semanticEqual } from '../registry/validation/fields.js';
@@ -60,7 +60,8 @@ export class Authorizer {
    * `--as`, `--as-group`). Throws 403 otherwise.
    */
   impersonate(user: UserInfo, headers: Record<string, string | string[] | undefined>): UserInfo {
-    const as = first(headers['impersonate-user']);
+    // `headers` must keep repeated headers apart (Node's headersDistinct): `--as-group a --as-group b` is two groups.
+    const as = first(headers['impersonate-user']) || undefined;
     const groups = list(headers['impersonate-group']);
     const unsupported = Object.keys(headers).find((h) => h.startsWith('impersonate-') && h !== 'impersonate-user' && h !== 'impersonate-group');
     if (as === undefined) {

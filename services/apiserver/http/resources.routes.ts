@@ -28,6 +28,10 @@ export function registerResourceRoutes(app: FastifyInstance, registry: Registry)
     const info = parseRequestInfo(req.url);
     if (info.kind !== 'resource') return discoveryFor(info, reply);
     const r = resolve(info);
+    // Namespaced objects are written under their namespace's path (as in Kubernetes); across all namespaces they are only read.
+    if (r.resource.namespaced && !info.namespace && req.method !== 'GET' && req.method !== 'HEAD') {
+      throw new ApiError('MethodNotAllowed', `${info.plural} are written in a namespace: ${req.method} ${prefixOf(info)}/namespaces/{namespace}/${info.plural}, not across all namespaces`);
+    }
     if (req.body instanceof UndecodedBody) throw req.body.error;
     // Every write answers to the leader fencing first (reads never do).
     if (req.method !== 'GET') await registry.fence(leaderToken(req));
@@ -61,6 +65,10 @@ export function registerResourceRoutes(app: FastifyInstance, registry: Registry)
 function leaderToken(req: FastifyRequest): string | undefined {
   const h = req.headers[LEADER_TOKEN_HEADER.toLowerCase()];
   return Array.isArray(h) ? h[0] : h;
+}
+
+function prefixOf(info: ResourceRequest): string {
+  return info.group ? `/apis/${info.group}/${info.version}` : `/api/${info.version}`;
 }
 
 function resolve(info: ResourceRequest): ResourceRequest & { resource: ResourceInfo } {

@@ -126,9 +126,16 @@ export async function streamWatch(
     write('ERROR', JSON.stringify(toApiError(expired).toStatus()));
     return close();
   }
-  for (const e of events) write(e.type, render(e.object));
   raw.on('close', close);
   req.raw.on('close', close);
+  // A client gone before the listeners were there would otherwise hold its quota place for the whole timeout.
+  if (req.raw.destroyed || raw.destroyed) return close();
+  try {
+    for (const e of events) write(e.type, render(e.object));
+  } catch (e) {
+    close();
+    throw e;
+  }
 
   const timeout = Math.min(Number(q.timeoutSeconds) || DEFAULT_TIMEOUT_S, DEFAULT_TIMEOUT_S);
   timers.push(setTimeout(close, timeout * 1000));

@@ -7,7 +7,8 @@ test('nesting: brackets outside strings count, inside strings not; YAML indentat
   assert.equal(nestingProblem(deep(MAX_NESTING), false), undefined);
   assert.match(nestingProblem(deep(MAX_NESTING + 1), false)!, /more than 100 levels/);
   assert.equal(nestingProblem(`{"a":"${'['.repeat(5000)}","b":"\\"[[["}`, false), undefined, 'brackets in strings');
-  assert.equal(nestingProblem(`a: '${'{'.repeat(500)}'\nb: [1, 2]\n`, true), undefined);
+  assert.match(nestingProblem(`a: it's\nb: ${'['.repeat(500)}\n`, true)!, /more than 100/, "a quote in a plain YAML scalar hides nothing");
+  assert.match(nestingProblem(`# don't\nb: ${'['.repeat(500)}\n`, true)!, /more than 100/);
   assert.match(nestingProblem(`${'- '.repeat(300)}x\n`, true)!, /indented more than 200/);
   assert.match(nestingProblem(`a:\n${' '.repeat(201)}b: 1\n`, true)!, /indented more than 200/);
   const manifest = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\nspec:\n  containers:\n  - name: c\n    image: busybox\n    ports:\n    - containerPort: 80\n';

@@ -11,7 +11,7 @@
 /** Kubernetes objects nest some 15 levels; 100 leaves room for anything real. */
 export const MAX_NESTING = 100;
 
-/** Why `text` nests too deep, or undefined. Brackets inside strings do not count; for YAML, indentation and `- ` do. */
+/** Why `text` nests too deep, or undefined. Brackets inside JSON strings do not count; in YAML every bracket, indentation and `- ` do. */
 export function nestingProblem(text: string, yaml: boolean): string | undefined {
   let depth = 0;
   let deepest = 0;
@@ -39,7 +39,8 @@ export function nestingProblem(text: string, yaml: boolean): string | undefined 
       }
       lineStart = false;
     }
-    if (c === 34 /* " */ || (yaml && c === 39) /* ' */) quote = text[i]!;
+    // JSON strings are unambiguous; in YAML a quote may be plain text (`it's`, a comment), so there every bracket counts.
+    if (c === 34 /* " */ && !yaml) quote = '"';
     else if (c === 91 /* [ */ || c === 123 /* { */) {
       depth++;
       if (depth > deepest) deepest = depth;

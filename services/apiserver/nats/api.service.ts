@@ -44,15 +44,22 @@ export async function startNatsApi(nc: NatsConnection, registry: Registry, versi
 async function answer(registry: Registry, msg: ServiceMsg): Promise<void> {
   let res: ApiResponse;
   try {
-    const req = decodeMessage(REQUEST_TYPE, msg.data) as ApiRequest;
-    res = await handle(registry, req);
+    res = await handle(registry, decodeRequest(msg.data));
   } catch (e) {
-    // A request or body that does not decode is the caller's mistake, as a bad JSON body is on HTTP.
-    const err = e instanceof CodecError ? errors.badRequest(e.message) : toApiError(e);
+    const err = toApiError(e);
     logServerFailure('apiserver: NATS request failed', err, e);
     res = { code: err.code, kind: 'Status', status: err.toStatus() };
   }
   msg.respond(encodeMessage(RESPONSE_TYPE, res));
+}
+
+/** A request that does not decode is the caller's mistake, as a bad JSON body is on HTTP. */
+function decodeRequest(data: Uint8Array): ApiRequest {
+  try {
+    return decodeMessage(REQUEST_TYPE, data) as ApiRequest;
+  } catch (e) {
+    throw e instanceof CodecError ? errors.badRequest(e.message) : e;
+  }
 }
 
 function resourceOf(req: ApiRequest): ResourceInfo {
@@ -86,7 +93,11 @@ async function handle(registry: Registry, req: ApiRequest): Promise<ApiResponse>
   };
   const body = () => {
     if (!req.body?.length) throw errors.badRequest('the request has no body');
-    return decodeObject(bodyTypeFor(resource, sub), req.body);
+    try {
+      return decodeObject(bodyTypeFor(resource, sub), req.body);
+    } catch (e) {
+      throw e instanceof CodecError ? errors.badRequest(`the request body does not decode: ${e.message}`) : e;
+    }
   };
   const need = () => {
     if (!name) throw errors.badRequest(`${req.verb} needs an object name`);

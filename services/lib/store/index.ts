@@ -80,15 +80,17 @@ function keyPart(value: string, what: 'name' | 'namespace'): string {
 /**
  * A name (or namespace) as a KV key part. KV keys allow only `-/_=.` and
  * letters and digits, and a `.` separates parts; most names are DNS subdomains
- * and stay as they are, but RBAC names may hold anything but `/` and `%`
+ * and stay as they are (as does any name of dot-separated runs of letters,
+ * digits, `-` and `_`), but RBAC names may hold anything but `/` and `%`
  * (`system:node`, `a..b`) and a request may name anything: then every byte but
  * `-`, letters and digits is written `=XX` (hex of its UTF-8), `=`, `.` and `_`
- * (the cluster scope's part) included, and an empty name is `=`. No DNS name has `=`, so the keys of every name stored before
- * stay the same, and the mapping is one to one.
+ * included, and an empty name is `=`. Plain parts never hold `=` and encoded
+ * ones always do, so the mapping is one to one, `_` alone (the cluster scope's
+ * part) is always encoded, and the keys of every name stored before stay the same.
  */
 export function keyName(name: string): string {
-  // A DNS subdomain (no empty dot-separated part) is a key part as it is.
-  if (/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(name)) return name;
+  // Dot-separated runs of key characters (every DNS name, and all the store ever held before) are a key part as they are.
+  if (name !== '_' && /^[-_a-zA-Z0-9]+(\.[-_a-zA-Z0-9]+)*$/.test(name)) return name;
   if (name === '') return '='; // a part may not be empty
   let out = '';
   for (const ch of name) {
@@ -175,6 +177,11 @@ export class Store {
     const info = () => jsm.streams.info(`KV_${bucket}`);
     const stream: StreamProbe = {
       lastSeq: async () => Number((await info()).state.last_seq),
+      head: async () => {
+        const i = await info();
+        // A stream of one server (no cluster block) always has its leader.
+        return { revision: Number(i.state.last_seq), led: !i.cluster || Boolean(i.cluster.leader) };
+      },
       view: async () => {
         const c = (await info()).cluster;
         return { leader: c?.leader, replicas: (c?.replicas ?? []).map((r) => ({ name: r.name, offline: r.offline })) };
@@ -196,6 +203,15 @@ export class Store {
    */
   async revision(): Promise<number> {
     return this.stream.lastSeq();
+  }
+
+  /**
+   * The store's revision and whether its stream has a leader now (a quorum:
+   * writes can be acknowledged), in one question. Without a leader the server
+   * still answers from its own replica.
+   */
+  async head(): Promise<{ revision: number; led: boolean }> {
+    return this.stream.head();
   }
 
   /** The object under a key; with direct gets (the default) any replica answers. */
@@ -376,6 +392,8 @@ export class Store {
 type StreamProbe = {
   /** The stream's last sequence: the store's revision. */
   lastSeq(): Promise<number>;
+  /** The same, and whether the stream has a leader. */
+  head(): Promise<{ revision: number; led: boolean }>;
   /** The sequence of the first message under `subject` (wildcards allowed) after `seq`, if any. */
   firstAfter(subject: string, seq: number): Promise<number | undefined>;
   /** Who leads the stream and which replicas are live. */
