@@ -59,9 +59,17 @@ export async function startChaosCluster(t: Hooks, name: string): Promise<ChaosCl
       }
     },
     get: async (path) => {
-      const { status, text } = await fetchText(`${base.api}${path}`, {}, 10_000);
-      if (status < 200 || status > 299) throw new Error(`GET ${path}: HTTP ${status}: ${text.slice(0, 300)}`);
-      return JSON.parse(text);
+      // As a client should: a 503 (an API server whose cache is catching up after a failover) is tried again, for up to 30 s.
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const { status, text } = await fetchText(`${base.api}${path}`, {}, 10_000);
+        if (status === 503 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 500));
+          continue;
+        }
+        if (status < 200 || status > 299) throw new Error(`GET ${path}: HTTP ${status}: ${text.slice(0, 300)}`);
+        return JSON.parse(text);
+      }
     },
     logs: async (service, tail = 40) => {
       try {

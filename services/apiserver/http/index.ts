@@ -78,6 +78,10 @@ export function buildHttpServer(opts: HttpOptions): FastifyInstance {
   app.setErrorHandler((err: FastifyError | ApiError, _req, reply) => {
     const apiErr = fromFastifyError(err);
     logServerFailure('apiserver: request failed', apiErr, err);
+    // As kube-apiserver: a Status that says when to try again says it in Retry-After too, which
+    // client-go (kubectl) honours by retrying — through the load balancer, often on another API server.
+    const retryAfter = apiErr.details?.retryAfterSeconds;
+    if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
     reply.code(apiErr.code).type('application/json').send(apiErr.toStatus());
   });
   app.setNotFoundHandler((req, reply) => {
@@ -140,7 +144,7 @@ function authenticateEveryRequest(app: FastifyInstance, authenticator: Authentic
 function authorizeEveryRequest(app: FastifyInstance, authorizer: Authorizer): void {
   app.addHook('preHandler', async (req: FastifyRequest) => {
     if (!req.user) return; // a public path
-    req.user = authorizer.impersonate(req.user, req.headers);
+    req.user = authorizer.impersonate(req.user, req.raw.headersDistinct);
     authorizer.check(req.user, requestAttributes(req.method, req.url, req.query as Record<string, unknown>), req.body);
   });
 }

@@ -101,25 +101,30 @@ export class WatchCache {
   /**
    * Waits until the cache holds every write the store has acknowledged, so a
    * list served from it is as fresh as a read from the store (read-your-writes).
-   * Returns the revision the cache is at. When the store cannot be read — its
-   * head unknown, or no watch on it can be opened (no quorum) — the cache is
-   * served as it is: an outage answers reads from what was last known, as the
-   * HA setup promises, rather than with errors.
+   * Returns the revision the cache is at. Only when the store has no quorum
+   * (its head unknown, or its stream without a leader) and no watch on it can
+   * be opened is the cache served as it is — an outage answers reads from what
+   * was last known, as the HA setup promises; nothing can be acknowledged
+   * meanwhile. While the stream has a leader, a cache that cannot catch up in
+   * time (its watch being resumed after a failover) is a 503, never a stale
+   * answer: a list that silently lacked acknowledged writes looked like lost
+   * data to the chaos test.
    */
   async fresh(): Promise<number> {
-    let head: number;
+    let head: { revision: number; led: boolean };
     try {
-      head = await this.store.revision();
+      head = await this.store.head();
     } catch (e) {
       return this.informer.revision;
     }
-    if (!this.informer.watching) return this.informer.revision;
+    const outage = () => !head.led && !this.informer.watching;
+    if (outage()) return this.informer.revision;
     try {
-      await this.informer.waitForRevision(head, this.opts.freshnessTimeoutMs ?? 5_000);
+      await this.informer.waitForRevision(head.revision, this.opts.freshnessTimeoutMs ?? 5_000);
     } catch (e) {
-      // The watch broke while we waited (its server went away): as above.
-      if (!this.informer.watching) return this.informer.revision;
-      throw errors.unavailable(`the watch cache is behind the store: ${(e as Error).message}`, e);
+      if (outage()) return this.informer.revision;
+      const why = this.informer.watching ? (e as Error).message : `its store watch is being resumed (${(e as Error).message})`;
+      throw errors.unavailable(`the watch cache is behind the store: ${why}`, e);
     }
     return this.informer.revision;
   }

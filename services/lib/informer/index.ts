@@ -162,14 +162,17 @@ export class Informer {
   private async onWatchEnded(): Promise<void> {
     this.watchOpen = false;
     if (!this.stopped) this.opts.log?.(`informer: the store watch ended at revision ${this.lastRevision}; resuming`);
-    while (!this.stopped) {
+    const since = Date.now();
+    for (let failed = 0; !this.stopped; failed++) {
       await new Promise((r) => setTimeout(r, this.opts.retryMs ?? 500));
       if (this.stopped) return;
       try {
         await this.rewatch();
+        if (failed > 0) this.opts.log?.(`informer: watching again from revision ${this.lastRevision} after ${failed} failed attempt(s), ${((Date.now() - since) / 1000).toFixed(1)} s`);
         return;
-      } catch {
-        // The store is unreachable: keep serving the cache and try again.
+      } catch (e) {
+        // The store is unreachable: keep serving the cache and try again; say why once, then every 10th time.
+        if (failed % 10 === 0) this.opts.log?.(`informer: resuming the store watch failed (attempt ${failed + 1}): ${(e as Error).message}`);
       }
     }
   }
