@@ -67,6 +67,8 @@ class NodeLifecycleController {
   private readonly nodeEvents: EventRecorder;
   private readonly podEvents: EventRecorder;
   private clusterState: Disruption = 'Normal';
+  /** No node is emptied before this (ms): after a full disruption, as if every node had just been heard from. */
+  private heldUntil = 0;
 
   constructor(
     private readonly ctx: ControllerContext,
@@ -260,7 +262,8 @@ class NodeLifecycleController {
   /**
    * The cluster's disruption state, again after any node changed state (nodes
    * just met are not counted until judged). Leaving a full disruption, the
-   * nodes still unhealthy start their toleration over.
+   * nodes still unhealthy start their toleration over, and no node is emptied
+   * for a grace period and a toleration from then.
    */
   private updateDisruption(): void {
     let ready = 0;
@@ -277,11 +280,17 @@ class NodeLifecycleController {
     this.clusterState = state;
     this.ctx.log(`node-lifecycle: ${ready} ready and ${sick} unhealthy nodes: ${state}${state === 'Normal' ? '' : '; evictions are held back'}`);
     if (was !== 'FullDisruption') return;
+    // As Kubernetes resets every node's probe time on leaving a full disruption: a node still
+    // unheard of gets a whole grace period and then its toleration, counted from now, before
+    // it is emptied — nodes come back one by one after the control plane's own outage (a master
+    // killed: every heartbeat refused for seconds), and the last must not be emptied for being last.
+    this.heldUntil = Date.now() + this.ctx.options.nodeMonitorGracePeriodMs + this.ctx.options.podEvictionTimeoutMs;
     for (const t of this.tracked.values()) if (unhealthy(t.actor.getSnapshot())) t.actor.send({ type: 'DISRUPTION_ENDED' });
   }
 
   /** Whether a node may start being emptied now (0), or how long to wait (Infinity: not while disrupted). */
   private admit(now: number): number {
+    if (now < this.heldUntil) return this.heldUntil - now;
     return this.limiter.admit(now, evictionRate(this.clusterState, this.tracked.size));
   }
 

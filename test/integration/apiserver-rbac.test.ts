@@ -184,8 +184,11 @@ describe('apiserver: RBAC authorization', () => {
     assertForbidden(await call('bob', 'PATCH', `${RBAC}/namespaces/other/roles/readers`, { rules: [] }), /needs the escalate verb/);
     assert.equal((await call('admin', 'GET', `${RBAC}/namespaces/other/rolebindings/bob-root`)).status, 404, 'nothing written');
     // Namespaced objects are written under their namespace's path only: not around the check by the body's namespace.
-    const around = await call('bob', 'POST', `${RBAC}/rolebindings`, { ...bind('sneak', 'ClusterRole', 'cluster-admin'), metadata: { name: 'sneak', namespace: 'other' } });
-    assert.equal(around.status, 405, around.text);
+    const sneak = { ...bind('sneak', 'ClusterRole', 'cluster-admin'), metadata: { name: 'sneak', namespace: 'other' } };
+    assertForbidden(await call('bob', 'POST', `${RBAC}/rolebindings`, sneak), /cannot create resource "rolebindings" .* at the cluster scope/);
+    const admins = await call('admin', 'POST', `${RBAC}/rolebindings`, sneak);
+    assert.equal(admins.status, 405, admins.text);
+    assert.match(admins.json.message, /rolebindings are written in a namespace/);
   });
 
   test('RBAC objects are validated; a binding\'s roleRef cannot change', async () => {

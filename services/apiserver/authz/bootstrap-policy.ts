@@ -41,7 +41,8 @@ export const CLUSTER_ROLES: Record<string, PolicyRule[]> = {
   'cluster-admin': [rule(['*'], ['*'], ['*']), { verbs: ['*'], nonResourceURLs: ['*'] }],
   // Everything inside namespaces, roles and bindings included; nothing cluster-wide. The
   // verbs are named (not `*`) so that escalate, bind and impersonate are not among them.
-  admin: perGroup([...READ, ...WRITE], RESOURCES.filter((r) => r.namespaced)),
+  // Its own namespace readable too, as Kubernetes' admin (through view) has it: it holds all of view there.
+  admin: [...perGroup([...READ, ...WRITE], RESOURCES.filter((r) => r.namespaced)), rule(READ, [''], ['namespaces', 'namespaces/status'])],
   // Reading everything but who may do what; the dashboard's data.
   view: [
     ...perGroup(READ, RESOURCES.filter((r) => r.group !== RBAC_GROUP), (s) => !['exec', 'binding', 'eviction'].includes(s)),
