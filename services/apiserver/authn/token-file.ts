@@ -19,9 +19,10 @@ export function tokenDigest(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
-/** Throws on a malformed line, naming the file and line, never the token. */
-export function parseTokenFile(text: string, source = 'token file'): TokenTable {
-  const table: TokenTable = new Map();
+/** The file's users with their tokens, in file order; throws on a malformed line, naming the file and line, never the token. */
+function tokenLines(text: string, source: string): { token: string; user: UserInfo }[] {
+  const out: { token: string; user: UserInfo }[] = [];
+  const seen = new Map<string, string>();
   text.split('\n').forEach((raw, i) => {
     const line = raw.trim();
     if (!line || line.startsWith('#')) return;
@@ -32,15 +33,16 @@ export function parseTokenFile(text: string, source = 'token file'): TokenTable 
     const [token, name, uid, groups] = fields as [string, string, string?, string?];
     if (!token) throw new Error(`${where}: the token is empty`);
     if (!name) throw new Error(`${where}: the user name is empty`);
-    const digest = tokenDigest(token);
-    if (table.has(digest)) throw new Error(`${where}: this token is already given to "${table.get(digest)!.name}"`);
-    table.set(digest, {
-      name,
-      ...(uid ? { uid } : {}),
-      groups: (groups ?? '').split(',').map((g) => g.trim()).filter(Boolean),
-    });
+    if (seen.has(token)) throw new Error(`${where}: this token is already given to "${seen.get(token)}"`);
+    seen.set(token, name);
+    out.push({ token, user: { name, ...(uid ? { uid } : {}), groups: (groups ?? '').split(',').map((g) => g.trim()).filter(Boolean) } });
   });
-  return table;
+  return out;
+}
+
+/** Users by their tokens' digests; throws as tokenLines does. */
+export function parseTokenFile(text: string, source = 'token file'): TokenTable {
+  return new Map(tokenLines(text, source).map((l) => [tokenDigest(l.token), l.user]));
 }
 
 /** A new random token: 32 bytes, base64url (43 characters). */
@@ -55,12 +57,9 @@ export function newToken(): string {
  */
 export function ensureTokenFile(path: string, users: UserInfo[]): Map<string, string> {
   const text = existsSync(path) ? readFileSync(path, 'utf8') : '# token,user,uid,"groups" (kube-apiserver --token-auth-file format)\n';
-  parseTokenFile(text, path); // refuse to add to a file that is already broken
+  // Refuses to add to a file that is already broken; a user named twice keeps its first token.
   const tokens = new Map<string, string>();
-  for (const raw of text.split('\n')) {
-    const f = raw.trim().startsWith('#') ? undefined : splitCsv(raw.trim());
-    if (f && f.length >= 2 && !tokens.has(f[1]!)) tokens.set(f[1]!, f[0]!);
-  }
+  for (const l of tokenLines(text, path)) if (!tokens.has(l.user.name)) tokens.set(l.user.name, l.token);
   let added = '';
   for (const u of users) {
     if (tokens.has(u.name)) continue;

@@ -44,7 +44,7 @@ export async function startNatsApi(nc: NatsConnection, registry: Registry, versi
 async function answer(registry: Registry, msg: ServiceMsg): Promise<void> {
   let res: ApiResponse;
   try {
-    res = await handle(registry, decodeRequest(msg.data));
+    res = await handle(registry, fromCaller('the request', () => decodeMessage(REQUEST_TYPE, msg.data) as ApiRequest));
   } catch (e) {
     const err = toApiError(e);
     logServerFailure('apiserver: NATS request failed', err, e);
@@ -53,12 +53,12 @@ async function answer(registry: Registry, msg: ServiceMsg): Promise<void> {
   msg.respond(encodeMessage(RESPONSE_TYPE, res));
 }
 
-/** A request that does not decode is the caller's mistake, as a bad JSON body is on HTTP. */
-function decodeRequest(data: Uint8Array): ApiRequest {
+/** What the caller sent, decoded: bytes that do not decode are its mistake (400), as a bad JSON body is on HTTP. */
+function fromCaller<T>(what: string, decode: () => T): T {
   try {
-    return decodeMessage(REQUEST_TYPE, data) as ApiRequest;
+    return decode();
   } catch (e) {
-    throw e instanceof CodecError ? errors.badRequest(e.message) : e;
+    throw e instanceof CodecError ? errors.badRequest(`${what} does not decode: ${e.message}`) : e;
   }
 }
 
@@ -93,11 +93,7 @@ async function handle(registry: Registry, req: ApiRequest): Promise<ApiResponse>
   };
   const body = () => {
     if (!req.body?.length) throw errors.badRequest('the request has no body');
-    try {
-      return decodeObject(bodyTypeFor(resource, sub), req.body);
-    } catch (e) {
-      throw e instanceof CodecError ? errors.badRequest(`the request body does not decode: ${e.message}`) : e;
-    }
+    return fromCaller('the request body', () => decodeObject(bodyTypeFor(resource, sub), req.body!));
   };
   const need = () => {
     if (!name) throw errors.badRequest(`${req.verb} needs an object name`);

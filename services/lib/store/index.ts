@@ -176,7 +176,6 @@ export class Store {
     const keys = new Bucket({ bucket, js, jsm, direct, policy, hooks: { onRetry: opts.onRetry } });
     const info = () => jsm.streams.info(`KV_${bucket}`);
     const stream: StreamProbe = {
-      lastSeq: async () => Number((await info()).state.last_seq),
       head: async () => {
         const i = await info();
         // A stream of one server (no cluster block) always has its leader.
@@ -202,7 +201,7 @@ export class Store {
    * one attempt timeout, and the watch cache then answers from what it holds.
    */
   async revision(): Promise<number> {
-    return this.stream.lastSeq();
+    return (await this.stream.head()).revision;
   }
 
   /**
@@ -390,9 +389,7 @@ export class Store {
 
 /** What the store asks its stream's leader, never a replica. */
 type StreamProbe = {
-  /** The stream's last sequence: the store's revision. */
-  lastSeq(): Promise<number>;
-  /** The same, and whether the stream has a leader. */
+  /** The stream's last sequence (the store's revision), and whether the stream has a leader. */
   head(): Promise<{ revision: number; led: boolean }>;
   /** The sequence of the first message under `subject` (wildcards allowed) after `seq`, if any. */
   firstAfter(subject: string, seq: number): Promise<number | undefined>;
