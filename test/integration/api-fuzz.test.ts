@@ -18,19 +18,16 @@
  * others are served.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { appendFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
-import { startApiServer, type ApiServer } from '../../services/apiserver/index.js';
+import type { ApiServer } from '../../services/apiserver/index.js';
 import { newToken } from '../../services/apiserver/authn/index.js';
 import { API_SUBJECT, REQUEST_TYPE, RESPONSE_TYPE } from '../../services/lib/api/nats-api.js';
 import { RESOURCES } from '../../services/lib/api/resources.js';
 import { decodeMessage, encodeMessage } from '../../services/lib/codec/index.js';
-import { ClusterPki } from '../../services/lib/pki/index.js';
 import { parseStoreKey } from '../../services/lib/store/index.js';
-import { startTestNats, type TestNats } from '../harness/nats.js';
+import { startSecureApiServer, type SecureApiServer } from '../harness/secure-apiserver.js';
 
 const SEED = Number(process.env.KEELSON_FUZZ_SEED ?? Date.now() % 1_000_000);
 const CASES = Number(process.env.KEELSON_FUZZ_CASES ?? 3000);
@@ -168,32 +165,25 @@ function httpBody(g: Gen, kind: string, name: string, contentType: string): Buff
 }
 
 describe('API fuzz: malformed and hostile input', () => {
+  let server: SecureApiServer;
   let api: ApiServer;
-  let nats: TestNats;
-  let dir: string;
   let dispatcher: Agent;
   let watchDispatcher: Agent;
   let caPem: string;
   const token = newToken();
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'keelson-fuzz-'));
-    nats = await startTestNats({ after: () => undefined });
-    const pki = new ClusterPki(join(dir, 'pki'));
-    const serving = pki.ensure('apiserver', { commonName: 'keelson-apiserver', hosts: ['127.0.0.1'], usage: 'server' });
-    writeFileSync(join(dir, 'tokens.csv'), `${token},fuzzer,,"system:masters"\n`);
-    api = await startApiServer({ nats: nats.urls, host: '127.0.0.1', port: 0, bucket: 'fuzz', tls: { cert: serving.cert, key: serving.key }, authentication: { tokenAuthFile: join(dir, 'tokens.csv') } });
-    caPem = pki.ca.cert;
-    dispatcher = new Agent({ connect: { ca: pki.ca.cert }, headersTimeout: ANSWER_WITHIN_MS, bodyTimeout: ANSWER_WITHIN_MS, connections: 8 });
+    server = await startSecureApiServer({ tokens: [`${token},fuzzer,,"system:masters"`], extra: { bucket: 'fuzz' } });
+    api = server.api;
+    caPem = server.ca;
+    dispatcher = new Agent({ connect: { ca: caPem }, headersTimeout: ANSWER_WITHIN_MS, bodyTimeout: ANSWER_WITHIN_MS, connections: 8 });
     // Open watches each hold a connection of their own.
-    watchDispatcher = new Agent({ connect: { ca: pki.ca.cert }, headersTimeout: ANSWER_WITHIN_MS, bodyTimeout: 0, connections: 200 });
+    watchDispatcher = new Agent({ connect: { ca: caPem }, headersTimeout: ANSWER_WITHIN_MS, bodyTimeout: 0, connections: 200 });
   });
   after(async () => {
     await dispatcher?.close();
     await watchDispatcher?.destroy();
-    await api?.stop();
-    await nats?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await server?.stop();
   });
 
   /** Status and at most 64 KiB of the body; a watch that answered 200 is not read to its end. */
@@ -256,7 +246,7 @@ describe('API fuzz: malformed and hostile input', () => {
   });
 
   test(`NATS: ${Math.round(CASES / 3)} generated requests, each answered with a protobuf Status, none a 5xx`, { timeout: 300_000 }, async (t) => {
-    const nc = await nats.connect('fuzz');
+    const nc = await server.nats.connect('fuzz');
     const g = new Gen(prng(SEED + 1));
     const failures: string[] = [];
     const codes = new Map<number, number>();

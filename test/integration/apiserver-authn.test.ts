@@ -7,23 +7,20 @@
  * changes; no credential reaches the request log.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { startApiServer, type ApiServer } from '../../services/apiserver/index.js';
+import type { ApiServer } from '../../services/apiserver/index.js';
 import { newToken } from '../../services/apiserver/authn/index.js';
 import { fetchText, type TlsClientOptions } from '../../services/lib/fetch/index.js';
-import { ClusterPki, createCA, issueCertificate } from '../../services/lib/pki/index.js';
-import { startTestNats, type TestNats } from '../harness/nats.js';
+import { createCA, issueCertificate } from '../../services/lib/pki/index.js';
+import { startSecureApiServer, type SecureApiServer } from '../harness/secure-apiserver.js';
 import { until } from '../harness/wait.js';
 
 const PODS = '/api/v1/namespaces/default/pods';
 
 describe('apiserver: HTTPS and authentication', () => {
+  let server: SecureApiServer;
   let api: ApiServer;
-  let nats: TestNats;
-  let dir: string;
   let tokenFile: string;
   let ca: string;
   let admin: TlsClientOptions;
@@ -32,34 +29,19 @@ describe('apiserver: HTTPS and authentication', () => {
   const realWrite = process.stdout.write.bind(process.stdout);
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'keelson-authn-'));
-    nats = await startTestNats({ after: () => undefined });
-    const pki = new ClusterPki(join(dir, 'pki'));
-    const serving = pki.ensure('apiserver', { commonName: 'keelson-apiserver', hosts: ['127.0.0.1', 'localhost'], usage: 'server' });
-    const cert = pki.ensure('admin', { commonName: 'alice', organizations: ['system:masters', 'devs'], usage: 'client' });
-    ca = pki.ca.cert;
-    admin = { ca, cert: cert.cert, key: cert.key };
-    tokenFile = join(dir, 'tokens.csv');
-    writeFileSync(tokenFile, `# comment\n${token},bob,bob-uid,"devs,keelson:viewers"\n`);
     // The request log (pino, on stdout) is captured to look for credentials in it.
     process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
       logged.push(String(chunk));
       return realWrite(chunk as string, ...(rest as []));
     }) as typeof process.stdout.write;
-    api = await startApiServer({
-      nats: nats.urls,
-      host: '127.0.0.1',
-      port: 0,
-      logRequests: true,
-      tls: { cert: serving.cert, key: serving.key, clientCA: ca },
-      authentication: { tokenAuthFile: tokenFile },
-    });
+    server = await startSecureApiServer({ tokens: ['# comment', `${token},bob,bob-uid,"devs,keelson:viewers"`], clientCertificates: true, extra: { logRequests: true } });
+    ({ api, tokenFile, ca } = server);
+    const cert = server.pki.ensure('admin', { commonName: 'alice', organizations: ['system:masters', 'devs'], usage: 'client' });
+    admin = { ca, cert: cert.cert, key: cert.key };
   });
   after(async () => {
-    await api?.stop();
-    await nats?.stop();
+    await server?.stop();
     process.stdout.write = realWrite;
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const get = (path: string, tls: TlsClientOptions, headers: Record<string, string> = {}) => fetchText(`${api.url}${path}`, { headers }, 10_000, tls);

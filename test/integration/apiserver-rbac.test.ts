@@ -7,45 +7,34 @@
  * objects are validated and a binding's roleRef cannot change.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startApiServer, type ApiServer } from '../../services/apiserver/index.js';
+import type { ApiServer } from '../../services/apiserver/index.js';
 import { newToken } from '../../services/apiserver/authn/index.js';
 import { fetchText, type TlsClientOptions } from '../../services/lib/fetch/index.js';
-import { ClusterPki } from '../../services/lib/pki/index.js';
-import { startTestNats, type TestNats } from '../harness/nats.js';
+import { startSecureApiServer, type SecureApiServer } from '../harness/secure-apiserver.js';
 import { until } from '../harness/wait.js';
 
 type Json = any;
 const RBAC = '/apis/rbac.authorization.k8s.io/v1';
 
 describe('apiserver: RBAC authorization', () => {
+  let server: SecureApiServer;
   let api: ApiServer;
-  let nats: TestNats;
-  let dir: string;
   let tls: TlsClientOptions;
   const tokens = { admin: newToken(), viewer: newToken(), bob: newToken(), nodeA: newToken(), stranger: newToken() };
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'keelson-rbac-'));
-    nats = await startTestNats({ after: () => undefined });
-    const pki = new ClusterPki(join(dir, 'pki'));
-    const serving = pki.ensure('apiserver', { commonName: 'keelson-apiserver', hosts: ['127.0.0.1'], usage: 'server' });
-    tls = { ca: pki.ca.cert };
-    const file = join(dir, 'tokens.csv');
-    writeFileSync(
-      file,
-      [
+    server = await startSecureApiServer({
+      tokens: [
         `${tokens.admin},root,,"system:masters"`,
         `${tokens.viewer},viewer,,"keelson:viewers"`,
         `${tokens.bob},bob,`,
         `${tokens.nodeA},system:node:node-a,,"system:nodes"`,
         `${tokens.stranger},system:nodes-impostor,,"system:nodes"`,
-      ].join('\n'),
-    );
-    api = await startApiServer({ nats: nats.urls, host: '127.0.0.1', port: 0, tls: { cert: serving.cert, key: serving.key }, authentication: { tokenAuthFile: file } });
+      ],
+    });
+    api = server.api;
+    tls = { ca: server.ca };
     for (const ns of ['team', 'other']) assert.equal((await call('admin', 'POST', '/api/v1/namespaces', { metadata: { name: ns } })).status, 201);
     for (const [name, node] of [['on-a', 'node-a'], ['on-b', 'node-b']]) {
       const r = await call('admin', 'POST', '/api/v1/namespaces/team/pods', { metadata: { name }, spec: { nodeName: node, containers: [{ name: 'c', image: 'busybox' }] } });
@@ -53,9 +42,7 @@ describe('apiserver: RBAC authorization', () => {
     }
   });
   after(async () => {
-    await api?.stop();
-    await nats?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await server?.stop();
   });
 
   async function call(who: keyof typeof tokens, method: string, path: string, body?: unknown, extra: Record<string, string> = {}): Promise<{ status: number; text: string; json: Json }> {
