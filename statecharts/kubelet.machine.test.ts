@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createActor, fromPromise, SimulatedClock } from 'xstate';
-import { acceptsPods, kubeletMachine, registerRetryDelay, type KubeletInput, type NodeRef } from './kubelet.machine.js';
+import { acceptsPods, kubeletMachine, leaseRetryDelay, registerRetryDelay, type KubeletInput, type NodeRef } from './kubelet.machine.js';
 import { nodeNotFound } from './testing/models.js';
 import { settle } from './testing/settle.js';
 
@@ -65,17 +65,30 @@ test('the lease is renewed at once, then every heartbeatMs; status every statusM
   h.kubelet.stop();
 });
 
-test('a failed renewal waits for the next heartbeat', async () => {
+test('a failed renewal is retried 200 ms later, doubling up to the heartbeat', async () => {
   const h = harness();
-  h.errors.renewLease.push(new Error('timeout'));
+  for (let i = 0; i < 8; i++) h.errors.renewLease.push(new Error('timeout'));
   h.kubelet.start();
   await settle();
   assert.equal(h.kubelet.getSnapshot().context.leaseFailures, 1);
+  assert.ok(h.kubelet.getSnapshot().matches({ Online: { Ready: { Lease: 'RenewBackOff' } } }));
+  // Retries after 200, 400, 800, 1600, 3200, 6400, then 10 000 (the heartbeat) ms.
+  for (const [wait, calls] of [[199, 1], [1, 2], [400, 3], [800, 4], [1_600, 5], [3_200, 6], [6_400, 7], [9_999, 7], [1, 8]] as const) {
+    h.clock.increment(wait);
+    await settle();
+    assert.equal(h.calls.renewLease, calls, `renewals after another ${wait} ms`);
+  }
   h.clock.increment(10_000);
   await settle();
-  assert.equal(h.calls.renewLease, 2);
-  assert.equal(h.kubelet.getSnapshot().context.leaseFailures, 0);
+  assert.equal(h.calls.renewLease, 9);
+  assert.equal(h.kubelet.getSnapshot().context.leaseFailures, 0, 'a success ends the streak');
+  assert.ok(h.kubelet.getSnapshot().matches({ Online: { Ready: { Lease: 'Waiting' } } }));
   h.kubelet.stop();
+});
+
+test('leaseRetryDelay: 200 ms doubling, capped at the heartbeat', () => {
+  assert.deepEqual([1, 2, 3, 4, 5].map((n) => leaseRetryDelay(n, 2_000)), [200, 400, 800, 1_600, 2_000]);
+  assert.equal(leaseRetryDelay(1, 100), 100);
 });
 
 test('a status change is reported at once; a change during a report is reported after it', async () => {

@@ -63,6 +63,45 @@ export function observe(probe: Probe, node: KObject, nowMs: number, graceMs: num
   return undefined;
 }
 
+/**
+ * The control plane's own heartbeat as the node lifecycle controller hears it:
+ * the leaders' Leases in kube-system, written every 2 s through the API and the
+ * store and seen through the same watch as the nodes' Leases. While they are not
+ * heard the store takes no writes (a stream-leader election after a master dies:
+ * 5–8 s on nats-server 2.9.10) or the watch is stalled, and no kubelet can be
+ * heard either, so that time is not counted against any node's grace period.
+ * Only the silence past `expectedGapMs` counts; never heard, nothing counts (a
+ * controller run without leader election).
+ */
+export class ControlPlaneClock {
+  private lastHeardMs?: number;
+  /** Past silences [from, to), oldest first, at most MAX_OUTAGES. */
+  private readonly outages: [number, number][] = [];
+  private static readonly MAX_OUTAGES = 256;
+
+  constructor(private readonly expectedGapMs: number) {}
+
+  /** A leader's Lease was seen written at `nowMs`; returns the silence it ended (ms past the expected gap), or 0. */
+  heard(nowMs: number): number {
+    const last = this.lastHeardMs;
+    this.lastHeardMs = Math.max(nowMs, last ?? nowMs);
+    if (last === undefined || nowMs - last <= this.expectedGapMs) return 0;
+    this.outages.push([last + this.expectedGapMs, nowMs]);
+    if (this.outages.length > ControlPlaneClock.MAX_OUTAGES) this.outages.shift();
+    return nowMs - last - this.expectedGapMs;
+  }
+
+  /** How much of [fromMs, nowMs) the control plane was silent, the silence still going on included. */
+  silentMs(fromMs: number, nowMs: number): number {
+    if (this.lastHeardMs === undefined) return 0;
+    let total = 0;
+    for (const [a, b] of [...this.outages, [this.lastHeardMs + this.expectedGapMs, nowMs] as const]) {
+      total += Math.max(0, Math.min(b, nowMs) - Math.max(a, fromMs));
+    }
+    return total;
+  }
+}
+
 /** Milliseconds until the probe expires (≤ 0 when it has). */
 export function expiresInMs(probe: Probe, nowMs: number, graceMs: number): number {
   return probe.atMs + graceMs - nowMs;

@@ -8,6 +8,9 @@
  * the pod's own tolerationSeconds) its pods are evicted, and — as Kubernetes'
  * pod GC does for nodes that cannot finish them — force-deleted, so their
  * controllers make replacements at once. Back to Ready, the taints go.
+ * Time in which the control plane could not hear itself (its leaders' Leases in
+ * kube-system not seen written: a store election, a stalled watch) does not
+ * count against any node's grace period (ControlPlaneClock).
  *
  * Handlers only queue node names; `sync(name)` reads the caches, moves the
  * node's actor, and writes what its state asks for with compare-and-swap (a
@@ -23,6 +26,7 @@ import {
   unhealthy,
   type NodeLifecycleSnapshot,
 } from '../../statecharts/node.machine.js';
+import { LEASE_MIRROR_MS, LEASE_NAMESPACE } from '../lib/leader-election/index.js';
 import { NODE_LEASE_NAMESPACE, resourceForKind, type KObject } from '../lib/api/resources.js';
 import { Controller, type SyncResult } from '../lib/controller/index.js';
 import { isNotFound } from '../lib/errors/index.js';
@@ -30,7 +34,7 @@ import type { EventRecorder } from '../lib/events/index.js';
 import type { Informer, InformerEvent } from '../lib/informer/index.js';
 import type { Tracked as InspectedActor } from '../lib/inspect/index.js';
 import type { ControllerContext, RunningController } from './context.js';
-import { expiresInMs, nextProbe, notReadyConditions, observe, taintsOf, unknownConditions, withLifecycleTaint, type Probe } from './node-health.js';
+import { ControlPlaneClock, expiresInMs, nextProbe, notReadyConditions, observe, taintsOf, unknownConditions, withLifecycleTaint, type Probe } from './node-health.js';
 import { disruption, evictionRate, NodeEvictionLimiter, podToleranceMs, type Disruption } from './taint-eviction.js';
 
 const NODES = resourceForKind('Node')!;
@@ -69,6 +73,8 @@ class NodeLifecycleController {
   private clusterState: Disruption = 'Normal';
   /** No node is emptied before this (ms): after a full disruption, as if every node had just been heard from. */
   private heldUntil = 0;
+  /** When the control plane itself could not be heard (its leaders' Leases), which no node's grace period counts. */
+  private readonly controlPlane = new ControlPlaneClock(LEASE_MIRROR_MS + 500);
 
   constructor(
     private readonly ctx: ControllerContext,
@@ -85,7 +91,11 @@ class NodeLifecycleController {
     const enqueue = (name: string | undefined) => name && this.controller.enqueue(name);
     const offs = [
       this.nodes.on((ev) => enqueue(ev.object.metadata?.name)),
-      this.leases.on((ev) => ev.object.metadata?.namespace === NODE_LEASE_NAMESPACE && enqueue(ev.object.metadata?.name)),
+      this.leases.on((ev) => {
+        const ns = ev.object.metadata?.namespace;
+        if (ns === NODE_LEASE_NAMESPACE) enqueue(ev.object.metadata?.name);
+        if (ns === LEASE_NAMESPACE && ev.type !== 'DELETED') this.heardControlPlane();
+      }),
       // Pods matter only on an unhealthy node: to evict, to mark not ready.
       this.pods.on((ev) => this.onPod(ev)),
     ];
@@ -135,8 +145,9 @@ class NodeLifecycleController {
     t.syncing = true;
     try {
       const now = Date.now();
-      const grace = this.ctx.options.nodeMonitorGracePeriodMs;
       t.probe = nextProbe(t.probe, node, this.leases.get(LEASES, NODE_LEASE_NAMESPACE, name), now);
+      // Time in which the control plane itself was not heard is no node's silence.
+      const grace = this.ctx.options.nodeMonitorGracePeriodMs + this.controlPlane.silentMs(t.probe.atMs, now);
       const observed = observe(t.probe, node, now, grace);
       if (observed) t.actor.send({ type: observed });
       const s = t.actor.getSnapshot();
@@ -147,6 +158,13 @@ class NodeLifecycleController {
       return Number.isFinite(next) ? { requeueAfterMs: next } : undefined;
     } finally {
       t.syncing = false;
+    }
+  }
+
+  private heardControlPlane(): void {
+    const silence = this.controlPlane.heard(Date.now());
+    if (silence > 0) {
+      this.ctx.log(`node-lifecycle: the control plane's leader Leases were not seen written for ${((silence + LEASE_MIRROR_MS + 500) / 1000).toFixed(1)} s; node heartbeats missed meanwhile do not count`);
     }
   }
 

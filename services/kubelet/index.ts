@@ -36,7 +36,7 @@ export type KubeletOptions = {
   dataDir?: string;
   /** The store bucket the API servers use (default `keelson`): pods are read through it. */
   bucket?: string;
-  /** Per API request (default 5 s). */
+  /** Per API request (default 5 s); lease renewals give up after a heartbeat at most. */
   requestTimeoutMs?: number;
   /** Where problems are told (registration retries, failed renewals); silent by default. */
   log?: (message: string) => void;
@@ -68,7 +68,8 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
   }
   const nc: NatsConnection = await connectNats(opts.nats, `keelson-kubelet-${opts.nodeName}`, { waitForServer: false });
   const client = new KeelsonClient(nc, { timeoutMs: opts.requestTimeoutMs ?? 5_000, bucket: opts.bucket });
-  const sync = new NodeSync({ client, nodeName: opts.nodeName, runtime: opts.runtime, dataDir: opts.dataDir ?? tmpdir(), labels: opts.labels });
+  const heartbeatClient = new KeelsonClient(nc, { timeoutMs: Math.min(heartbeatMs, opts.requestTimeoutMs ?? 5_000), bucket: opts.bucket });
+  const sync = new NodeSync({ client, heartbeatClient, nodeName: opts.nodeName, runtime: opts.runtime, dataDir: opts.dataDir ?? tmpdir(), labels: opts.labels });
 
   const inspector = startInspector(nc, `kubelet/${opts.nodeName}`);
   const pods = new PodManager({ client, runtime: opts.runtime, nodeName: opts.nodeName, hostIP: internalIPv4(), crashBackOff: opts.crashBackOff, inspector });

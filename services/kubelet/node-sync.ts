@@ -23,6 +23,12 @@ import type { ContainerRuntime } from './runtime/index.js';
 
 export type NodeSyncOptions = {
   client: KeelsonClient;
+  /**
+   * For lease renewals (default `client`): as Kubernetes' kubelet has a heartbeat
+   * client, its timeout no longer than a heartbeat, so a request lost with an API
+   * server is given up and retried well within the node's grace period.
+   */
+  heartbeatClient?: KeelsonClient;
   nodeName: string;
   runtime: ContainerRuntime;
   /** The filesystem whose size is the node's ephemeral-storage. */
@@ -62,6 +68,11 @@ export class NodeSync {
 
   private get client() {
     return this.opts.client;
+  }
+
+  /** The lease's client: its requests time out within a heartbeat. */
+  private get heartbeat() {
+    return this.opts.heartbeatClient ?? this.opts.client;
   }
 
   /** The status as it would be written now, over the stored conditions. */
@@ -134,7 +145,7 @@ export class NodeSync {
     const owner = this.nodeUid ? { uid: this.nodeUid } : undefined;
     if (this.lease) {
       try {
-        this.lease = await this.client.update(buildLease(nodeName, this.now(), owner, this.lease));
+        this.lease = await this.heartbeat.update(buildLease(nodeName, this.now(), owner, this.lease));
         return;
       } catch (e) {
         if (!isReason(e, 'Conflict') && !isReason(e, 'NotFound')) throw e;
@@ -144,14 +155,14 @@ export class NodeSync {
     this.lease = await retryOnConflict(async () => {
       let stored: KObject | undefined;
       try {
-        stored = await this.client.get('Lease', NODE_LEASE_NAMESPACE, nodeName);
+        stored = await this.heartbeat.get('Lease', NODE_LEASE_NAMESPACE, nodeName);
       } catch (e) {
         if (!isReason(e, 'NotFound')) throw e;
       }
       const lease = buildLease(nodeName, this.now(), owner, stored);
-      if (stored) return this.client.update(lease);
+      if (stored) return this.heartbeat.update(lease);
       const spec = lease.spec as Record<string, unknown>;
-      return this.client.create({ ...lease, spec: { ...spec, acquireTime: spec.renewTime, leaseTransitions: 0 } });
+      return this.heartbeat.create({ ...lease, spec: { ...spec, acquireTime: spec.renewTime, leaseTransitions: 0 } });
     });
   }
 }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { expiresInMs, nextProbe, notReadyConditions, observe, unknownConditions, withLifecycleTaint, type Taint } from '../../services/controller-manager/node-health.js';
+import { ControlPlaneClock, expiresInMs, nextProbe, notReadyConditions, observe, unknownConditions, withLifecycleTaint, type Taint } from '../../services/controller-manager/node-health.js';
 import { disruption, evictionRate, NodeEvictionLimiter, podToleranceMs, tolerates, type Toleration } from '../../services/controller-manager/taint-eviction.js';
 import type { KObject } from '../../services/lib/api/resources.js';
 import { TAINT_NOT_READY, TAINT_UNREACHABLE } from '../../statecharts/node.machine.js';
@@ -133,4 +133,37 @@ test('the limiter lets one node go at once and the next one 1/rate later', () =>
   assert.equal(l.admit(100_000, 0), Infinity, 'rate 0: nothing');
   assert.equal(l.admit(200_000, 0.1), 0, 'a burst of one, not more');
   assert.ok(l.admit(200_001, 0.1) > 0);
+});
+
+test('control plane clock: never heard, no silence counts', () => {
+  const c = new ControlPlaneClock(2_500);
+  assert.equal(c.silentMs(0, 60_000), 0);
+});
+
+test('control plane clock: heard every 2 s, nothing counts; a 7 s stall counts past the expected gap', () => {
+  const c = new ControlPlaneClock(2_500);
+  for (let t = 0; t <= 10_000; t += 2_000) assert.equal(c.heard(t), 0);
+  assert.equal(c.silentMs(0, 10_000), 0);
+  // Silent from 10 s: the silence still going on counts from 12.5 s.
+  assert.equal(c.silentMs(5_000, 12_000), 0);
+  assert.equal(c.silentMs(5_000, 15_000), 2_500);
+  assert.equal(c.heard(17_000), 4_500, 'the silence it ended');
+  assert.equal(c.silentMs(5_000, 19_000), 4_500);
+  assert.equal(c.silentMs(5_000, 20_000), 5_000, 'and 0.5 s of a new silence');
+  assert.equal(c.silentMs(14_000, 19_000), 3_000, 'only the part after the probe');
+  assert.equal(c.silentMs(18_000, 19_000), 0);
+});
+
+test('control plane clock: a node silent through a store stall keeps its grace; one dead before it does not', () => {
+  const c = new ControlPlaneClock(2_500);
+  const grace = 5_000;
+  for (let t = 0; t <= 10_000; t += 2_000) c.heard(t);
+  // The store stalls from 10.1 s to 17 s; a kubelet last heard at 9.9 s, a dead one at 1 s.
+  const alive = { signature: 'a', atMs: 9_900 };
+  const dead = { signature: 'd', atMs: 1_000 };
+  const node = makeNode('True');
+  for (const now of [15_000, 16_500, 17_000]) {
+    assert.equal(observe(alive, node, now, grace + c.silentMs(alive.atMs, now)), 'KUBELET_READY', `at ${now} ms`);
+  }
+  assert.equal(observe(dead, node, 15_000, grace + c.silentMs(dead.atMs, 15_000)), 'LEASE_EXPIRED');
 });

@@ -51,6 +51,9 @@ export {
   type LeaderToken,
 } from './token.js';
 
+/** How often a leader writes its Lease `kube-system/<election>` by default. */
+export const LEASE_MIRROR_MS = 2_000;
+
 export type LeadingContext = {
   /** The fencing token (`election:term`): send it with every write (KeelsonClient `withToken`). */
   token: string;
@@ -146,7 +149,7 @@ export async function startLeaderElection(opts: LeaderElectionOptions): Promise<
       done = Promise.resolve();
     }
     const mirror = opts.mirrorLease === false ? undefined : new LeaseMirror(new KeelsonClient(nc, { timeoutMs: 2_000 }).withToken(token), election, identity, leaseMs, Date.now());
-    const mirrored = mirror ? keepMirrored(mirror, abort.signal, opts.mirrorMs ?? 2_000, () => lastRenewMs, log) : Promise.resolve();
+    const mirrored = mirror ? keepMirrored(mirror, abort.signal, opts.mirrorMs ?? LEASE_MIRROR_MS, () => lastRenewMs, log) : Promise.resolve();
     work = { abort, done, mirror, mirrored };
   };
   const stopWork = () => {
