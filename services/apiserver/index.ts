@@ -11,7 +11,7 @@ import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
 import { apiServerMachine } from '../../statecharts/apiserver.machine.js';
 import { resourceForKind } from '../lib/api/resources.js';
 import { NatsInspector } from '../lib/inspect/index.js';
-import { connectNats, onNatsStatus, type NatsConnection } from '../lib/nats/index.js';
+import { connectNats, natsTarget, onNatsStatus, type NatsAddress, type NatsConnection } from '../lib/nats/index.js';
 import { Store } from '../lib/store/index.js';
 import {
   DEFAULT_SERVICE_CLUSTER_IP_RANGE,
@@ -36,7 +36,12 @@ import { WatchCache, type WatchCacheOptions } from './watch-cache/index.js';
 export const VERSION = '0.1.0';
 
 export type ApiServerOptions = {
-  nats: string[];
+  /**
+   * The NATS servers, and on a secured cluster the API server's own NATS user
+   * (`system:apiserver`) and CA: with a user, NATS is taken as secured and every
+   * NATS API caller is authorized by the user its subject names (lib/nats-auth).
+   */
+  nats: NatsAddress;
   host?: string;
   /** 6443 by default; 0 picks a free port (tests). */
   port?: number;
@@ -104,6 +109,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const started = Date.now();
   const requests = { count: 0 };
   const identity = opts.identity ?? hostname();
+  const nats = natsTarget(opts.nats);
   const inspector = new NatsInspector(`apiserver/${identity}`);
   // A token file that does not parse is the caller's mistake too: refused before anything starts.
   const authenticator = opts.authentication
@@ -114,7 +120,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     actors: {
       connect: fromPromise(async () => {
         await nc?.close().catch(() => undefined);
-        nc = await connectNats(opts.nats, 'keelson-apiserver', { waitForServer: false });
+        nc = await connectNats(nats, 'keelson-apiserver', { waitForServer: false });
         inspector.attach(nc);
         store = await Store.open(nc, { bucket: opts.bucket, replicas: opts.replicas ?? 1 });
         const opened = store;
@@ -142,12 +148,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         repair = startRepair(allocator!, async () => (await synced.fresh(), synced.list(services)), opts.allocationRepair);
       }),
       startServers: fromPromise(async () => {
+        const authorizer = new Authorizer(cache!);
         app = buildHttpServer({
           registry: registry!,
           logger: opts.logRequests ?? false,
           tls: opts.tls,
           authenticator,
-          authorizer: new Authorizer(cache!),
+          authorizer,
           health: () => {
             const state = String(actor.getSnapshot().value);
             return { live: state !== 'Failed' && state !== 'Stopped', ready: state === 'Serving', state };
@@ -170,7 +177,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         });
         app.addHook('onRequest', async () => void requests.count++);
         url = await app.listen({ host: opts.host ?? '0.0.0.0', port: opts.port ?? 6443 });
-        natsApi = await startNatsApi(nc!, registry!, VERSION);
+        // With NATS secured, each NATS caller is known by its subject and authorized as on HTTP.
+        natsApi = await startNatsApi(nc!, registry!, VERSION, nats.credential ? { authorizer } : undefined);
         // After listening: the Service points at the port actually bound (port 0 in tests).
         kubernetesService = await startKubernetesService({
           nc: nc!,

@@ -2,13 +2,13 @@
  * The client verbs of `keelson` (get, create, apply, delete, scale), spoken over
  * NATS through the typed client. Tables come from the same printers kubectl sees.
  */
+import { NATS_AUTH_HELP, NATS_FLAGS, natsFlagTarget } from './nats-flags.js';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments, stringify } from 'yaml';
 import type { KObject } from '../lib/api/resources.js';
 import { KeelsonClient, resolveResource } from '../lib/client/index.js';
 import { ApiError, isNotFound } from '../lib/errors/index.js';
-import { natsServers } from '../lib/nats/index.js';
 import { toTable } from '../apiserver/tables/index.js';
 
 export const CLIENT_VERBS = ['get', 'create', 'apply', 'delete', 'scale'];
@@ -19,10 +19,10 @@ export const CLIENT_HELP = `  get RESOURCE [NAME] [-n NS | -A] [-l SELECTOR] [-o
   delete RESOURCE NAME [-n NS] | delete -f FILE
   scale RESOURCE NAME --replicas N [-n NS]
       --nats URL[,URL]   NATS servers (default $KEELSON_NATS or nats://127.0.0.1:4222)
-`;
+${NATS_AUTH_HELP}`;
 
 const OPTIONS = {
-  nats: { type: 'string' },
+  ...NATS_FLAGS,
   namespace: { type: 'string', short: 'n' },
   'all-namespaces': { type: 'boolean', short: 'A', default: false },
   selector: { type: 'string', short: 'l' },
@@ -54,7 +54,7 @@ function printTable(resource: ReturnType<typeof resolveResource>, items: KObject
 
 export async function runClientVerb(verb: string, argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
-  const client = await KeelsonClient.connect(natsServers(values.nats), `keelson-cli-${verb}`);
+  const client = await KeelsonClient.connect(natsFlagTarget(values), `keelson-cli-${verb}`);
   const out = (s: string) => process.stdout.write(s);
   try {
     switch (verb) {

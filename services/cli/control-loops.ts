@@ -4,10 +4,10 @@
  * stand by and take over when its lease runs out (or at once on SIGTERM).
  * Health and metrics on 10251 / 10252.
  */
+import { NATS_FLAGS, natsFlagTarget } from './nats-flags.js';
 import { parseArgs } from 'node:util';
 import { KeelsonClient } from '../lib/client/index.js';
 import { metric, runLeaderElected, serveComponent, type Metric } from '../lib/component/index.js';
-import { natsServers } from '../lib/nats/index.js';
 import { startControllerManager, type ControllerManager } from '../controller-manager/index.js';
 import { startScheduler, type RunningScheduler } from '../scheduler/index.js';
 
@@ -102,7 +102,7 @@ export async function runControlLoop(kind: Kind, argv: string[], onStop: (stop: 
   const { values } = parseArgs({
     args: argv,
     options: {
-      nats: { type: 'string' },
+      ...NATS_FLAGS,
       port: { type: 'string', default: kind === 'scheduler' ? '10251' : '10252' },
       host: { type: 'string', default: '0.0.0.0' },
       ...CONTROL_LOOP_FLAGS,
@@ -112,7 +112,7 @@ export async function runControlLoop(kind: Kind, argv: string[], onStop: (stop: 
   const port = wholeFlag(values.port, '--port')!;
   const nodeGraceMs = wholeFlag(values['node-grace-ms'], '--node-grace-ms');
   const evictionMs = wholeFlag(values['eviction-ms'], '--eviction-ms');
-  const client = await KeelsonClient.connect(natsServers(values.nats), `keelson-${kind}`);
+  const client = await KeelsonClient.connect(natsFlagTarget(values), `keelson-${kind}`);
   const loop = await startControlLoop(kind, { client, host: values.host, port, identity: values.identity, nodeGraceMs, evictionMs, log }).catch(async (e) => {
     await client.close();
     throw e;

@@ -2,11 +2,13 @@
  * The `keelson` command line: one executable for the embedded cluster, each
  * component on its own, and the client verbs.
  */
+import { NATS_AUTH_HELP, NATS_FLAGS, natsFlagTarget } from './nats-flags.js';
+import { ADMIN_USER as NATS_ADMIN_USER, joinedTarget } from '../lib/nats-auth/index.js';
+import { natsServers } from '../lib/nats/index.js';
 import { parseArgs } from 'node:util';
 import { VERSION } from '../apiserver/index.js';
 import { defaultNodeName, parseRuntimeName, startNodeAgent } from '../kubelet/index.js';
 import { NatsServerMissingError } from '../lib/nats-server/index.js';
-import { natsServers } from '../lib/nats/index.js';
 import { up } from '../up/index.js';
 import { runClientVerb, CLIENT_VERBS, CLIENT_HELP } from './client-verbs.js';
 import { CONTROL_LOOPS_HELP, runControlLoop } from './control-loops.js';
@@ -37,8 +39,9 @@ Cluster:
       --proxy-mode MODE  the machine's service proxy: auto | iptables | userspace (default auto)
       --proxy-bind-address IP  where user-space node ports listen (default: --host)
 
-Components (connect to NATS by --nats URL[,URL...] or KEELSON_NATS):
-${MASTER_HELP}  kubelet            The node agent: registers this node, renews its lease, reports its status
+Components (connect to NATS by --nats URL[,URL...] or KEELSON_NATS; on a secured cluster as
+their own NATS user, over TLS):
+${NATS_AUTH_HELP}${MASTER_HELP}  kubelet            The node agent: registers this node, renews its lease, reports its status
       --name NAME        node name (default: the hostname)
       --runtime NAME     docker | process | fake (default docker when an engine answers, else process)
       --data-dir DIR     the node's runtime state (default ./.keelson/nodes/NAME)
@@ -46,6 +49,8 @@ ${MASTER_HELP}  kubelet            The node agent: registers this node, renews i
       --status-ms N      node status period when nothing changed (default 10000)
       --label K=V        an extra node label (repeatable)
       --pod-network NAME the Docker network pods join (default keelson; created when missing)
+      --join FILE        join a secured cluster with the join file \`keelson up\` wrote (DIR/join.json):
+                         the node gets a NATS user of its own, kept in its --data-dir
   agent              Everything a worker node runs: the kubelet and the proxy; the kubelet's flags and
       --proxy-mode MODE, --proxy-bind-address IP   as \`keelson proxy\` --mode, --bind-address
 ${PROXY_HELP}${CONTROL_LOOPS_HELP}
@@ -118,7 +123,8 @@ async function cmdUp(argv: string[]): Promise<void> {
       `  API server   ${cluster.apiserver.url}`,
       `  dashboard    ${cluster.apiserver.url}/ui#token=${cluster.credentials.viewerToken}`,
       `               (the statecharts, every actor's state, live; the token after # never leaves the browser)`,
-      `  NATS         ${cluster.nats.url} (JetStream data in ${values['data-dir']}/nats)`,
+      `  NATS         ${cluster.nats.url} (TLS; every component its own NATS user, ${values['data-dir']}/pki/nats; JetStream data in ${values['data-dir']}/nats)`,
+      `  join a node  keelson agent --join ${cluster.joinFilePath} --name NAME   (on another machine: copy the file; start with --host 0.0.0.0)`,
       `  kubeconfig   ${cluster.kubeconfigPath} (HTTPS, the cluster CA and the admin's client certificate)`,
       `               ${cluster.viewKubeconfigPath} (a read-only user: the view role)`,
       `  credentials  CA and certificates in ${values['data-dir']}/pki, bearer tokens in ${cluster.credentials.tokenFile}${cluster.credentials.issued.length ? ` (made now: ${cluster.credentials.issued.join(', ')})` : ''}`,
@@ -134,7 +140,7 @@ async function cmdUp(argv: string[]): Promise<void> {
       `  kubectl create deployment web --image=busybox --replicas=2 -- sh -c 'hostname > index.html; httpd -f -p 8080'`,
       `  kubectl expose deployment web --port 80 --target-port 8080 --type NodePort`,
       `  kubectl get svc web    # then: curl http://${cluster.proxy?.mode === 'userspace' ? values['proxy-bind-address'] ?? values.host : '<node address>'}:<node port>/`,
-      `  KEELSON_NATS=${cluster.nats.url} keelson get pods`,
+      `  KEELSON_NATS=nats://127.0.0.1:${cluster.nats.port} KEELSON_NATS_CA=${cluster.credentials.caFile} KEELSON_NATS_CREDENTIALS=${cluster.credentials.nats.credentialsFile(NATS_ADMIN_USER)} keelson get pods`,
       ``,
       `Ctrl-C stops everything.`,
       ``,
@@ -154,7 +160,7 @@ async function cmdKubelet(argv: string[], withProxy: boolean): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      nats: { type: 'string' },
+      ...NATS_FLAGS,
       name: { type: 'string' },
       runtime: { type: 'string' },
       'data-dir': { type: 'string' },
@@ -162,6 +168,7 @@ async function cmdKubelet(argv: string[], withProxy: boolean): Promise<void> {
       'status-ms': { type: 'string' },
       label: { type: 'string', multiple: true },
       'pod-network': { type: 'string' },
+      join: { type: 'string' },
       ...(withProxy ? { 'proxy-mode': { type: 'string' as const }, 'proxy-bind-address': { type: 'string' as const } } : {}),
     },
   });
@@ -174,11 +181,14 @@ async function cmdKubelet(argv: string[], withProxy: boolean): Promise<void> {
     labels[l.slice(0, eq)] = l.slice(eq + 1);
   }
   const log = (m: string) => process.stderr.write(`${m}\n`);
+  const dataDir = values['data-dir'] ?? `./.keelson/nodes/${nodeName}`;
+  // Joining: the node's own NATS user, kept from an earlier join or asked for now with the join file.
+  const nats = values.join ? await joinedTarget(values.join, nodeName, dataDir, values.nats ? natsServers(values.nats) : undefined) : natsFlagTarget(values);
   const agent = await startNodeAgent({
-    nats: natsServers(values.nats),
+    nats,
     nodeName,
     runtime: parseRuntimeName(values.runtime),
-    dataDir: values['data-dir'] ?? `./.keelson/nodes/${nodeName}`,
+    dataDir,
     heartbeatMs: optionalNumber(values['heartbeat-ms'], '--heartbeat-ms'),
     statusMs: optionalNumber(values['status-ms'], '--status-ms'),
     labels,
@@ -190,7 +200,8 @@ async function cmdKubelet(argv: string[], withProxy: boolean): Promise<void> {
     process.stdout.write(`keelson kubelet: node ${nodeName} registered (runtime ${agent.runtime.name})\n`);
     return;
   }
-  const client = await KeelsonClient.connect(natsServers(values.nats), `keelson-proxy-${nodeName}`);
+  // The node's proxy acts as the node (Kubernetes gives kube-proxy a user of its own).
+  const client = await KeelsonClient.connect(nats, `keelson-proxy-${nodeName}`);
   const proxy = await startNodeProxy({ client, mode: proxyMode, bindAddress: values['proxy-bind-address'] as string | undefined, log }).catch(async (e) => {
     await client.close();
     await agent.stop();

@@ -5,11 +5,11 @@
  * against the other masters'). Three `keelson server` processes on three NATS
  * servers of one cluster are the HA control plane (docker-compose.yml).
  */
+import { NATS_FLAGS, natsFlagTarget } from './nats-flags.js';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../apiserver/index.js';
 import { KeelsonClient } from '../lib/client/index.js';
-import { natsServers } from '../lib/nats/index.js';
 import { CONTROL_LOOP_FLAGS, startControlLoop, wholeFlag, type ControlLoop } from './control-loops.js';
 
 export const MASTER_HELP = `  server             One master's control plane: the API server, and a scheduler and a controller-manager
@@ -31,7 +31,7 @@ export const MASTER_HELP = `  server             One master's control plane: the
 `;
 
 const APISERVER_FLAGS = {
-  nats: { type: 'string' },
+  ...NATS_FLAGS,
   port: { type: 'string', default: '6443' },
   host: { type: 'string', default: '0.0.0.0' },
   replicas: { type: 'string', default: '1' },
@@ -52,7 +52,7 @@ function apiserverOptions(values: ApiserverValues): ApiServerOptions {
   const replicas = wholeFlag(values.replicas, '--replicas');
   if (replicas !== 1 && replicas !== 3 && replicas !== 5) throw new Error(`--replicas must be 1, 3 or 5, not "${values.replicas}"`);
   return {
-    nats: natsServers(values.nats),
+    nats: natsFlagTarget(values),
     port: wholeFlag(values.port, '--port'),
     host: values.host,
     replicas,

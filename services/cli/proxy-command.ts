@@ -3,10 +3,10 @@
  * health and metrics on 10256. `keelson agent` and `keelson up` run the same
  * proxy beside their kubelets (`--proxy-mode`, `--proxy-bind-address`).
  */
+import { NATS_FLAGS, natsFlagTarget } from './nats-flags.js';
 import { parseArgs } from 'node:util';
 import { KeelsonClient } from '../lib/client/index.js';
 import { metric, serveComponent, type Metric } from '../lib/component/index.js';
-import { natsServers } from '../lib/nats/index.js';
 import { parseProxyMode, startNodeProxy, type NodeProxy } from '../proxy/node-proxy.js';
 
 export const PROXY_HELP = `  proxy              Forwards Services to their ready endpoints (health and metrics on --port 10256)
@@ -20,7 +20,7 @@ export async function runProxyCommand(argv: string[], onStop: (stop: () => Promi
   const { values } = parseArgs({
     args: argv,
     options: {
-      nats: { type: 'string' },
+      ...NATS_FLAGS,
       mode: { type: 'string' },
       'bind-address': { type: 'string' },
       'service-cidr': { type: 'string' },
@@ -32,7 +32,7 @@ export async function runProxyCommand(argv: string[], onStop: (stop: () => Promi
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, not "${values.port}"`);
   const mode = parseProxyMode(values.mode);
   const log = (m: string) => process.stderr.write(`${m}\n`);
-  const client = await KeelsonClient.connect(natsServers(values.nats), 'keelson-proxy');
+  const client = await KeelsonClient.connect(natsFlagTarget(values), 'keelson-proxy');
   let proxy: NodeProxy;
   try {
     proxy = await startNodeProxy({ client, mode, bindAddress: values['bind-address'], serviceCIDR: values['service-cidr'], log });

@@ -9,7 +9,7 @@ import { parse } from 'yaml';
 import { clusterStatus, CLUSTER_STATUS_PATH, type ClusterStatus } from '../apiserver/cluster-status/index.js';
 import { ApiError, type WireStatus } from '../lib/errors/index.js';
 import { fetchText, type Answer, type TlsClientOptions } from '../lib/fetch/index.js';
-import { connectNats, natsServers } from '../lib/nats/index.js';
+import { connectNats, type NatsTarget } from '../lib/nats/index.js';
 
 type Named<T> = { name?: string } & T;
 type Kubeconfig = {
@@ -72,13 +72,12 @@ export async function fetchStatus(target: ApiTarget, timeoutMs = 15_000): Promis
 }
 
 /** Gathers the report here, over a connection of our own to NATS. */
-export async function gatherOverNats(nats: string | undefined, storeBucket?: string): Promise<ClusterStatus> {
-  const servers = natsServers(nats);
+export async function gatherOverNats(nats: NatsTarget, storeBucket?: string): Promise<ClusterStatus> {
   let nc;
   try {
-    nc = await connectNats(servers, 'keelson-cli-status', { waitForServer: false });
+    nc = await connectNats(nats, 'keelson-cli-status', { waitForServer: false });
   } catch (e) {
-    throw new Error(`could not connect to NATS at ${servers.join(',')}: ${(e as Error).message}`);
+    throw new Error(`could not connect to NATS at ${nats.servers.join(',')}: ${(e as Error).message}`);
   }
   try {
     return await clusterStatus(nc, { storeBucket });

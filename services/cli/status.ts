@@ -5,6 +5,7 @@
  * gathered here over NATS (`--nats`, KEELSON_NATS) with the same gatherer the
  * API server uses (services/apiserver/cluster-status).
  */
+import { NATS_AUTH_HELP, NATS_FLAGS, natsFlagTarget } from './nats-flags.js';
 import { parseArgs } from 'node:util';
 import { clusterStatus, type ClusterStatus, type NatsSection } from '../apiserver/cluster-status/index.js';
 import type { Election } from '../lib/leader-election/index.js';
@@ -15,7 +16,7 @@ export const STATUS_HELP = `  status             Cluster health: masters, NATS p
       --server URL       read it from an API server (or the load balancer): GET URL/keelson/v1/status
       --kubeconfig FILE  the same, from the kubeconfig's current-context server (e.g. DIR/kubeconfig of \`keelson up\`)
       --nats URL[,URL]   else gather it over NATS (default $KEELSON_NATS or nats://127.0.0.1:4222)
-      --bucket NAME      the store bucket, over NATS (default keelson)
+${NATS_AUTH_HELP}      --bucket NAME      the store bucket, over NATS (default keelson)
       -o json            print the report as JSON
 `;
 
@@ -34,7 +35,7 @@ export async function runStatus(argv: string[], out: Write = (s) => void process
       options: {
         server: { type: 'string' },
         kubeconfig: { type: 'string' },
-        nats: { type: 'string' },
+        ...NATS_FLAGS,
         bucket: { type: 'string' },
         output: { type: 'string', short: 'o' },
       },
@@ -43,7 +44,7 @@ export async function runStatus(argv: string[], out: Write = (s) => void process
     if (output !== undefined && output !== 'json') throw new Error(`-o takes json, not "${output}"`);
     if (values.server && values.kubeconfig) throw new Error('give --server or --kubeconfig, not both');
     const target = values.server ? { server: values.server } : values.kubeconfig ? kubeconfigTarget(values.kubeconfig) : undefined;
-    report = target ? await fetchStatus(target) : await gatherOverNats(values.nats, values.bucket);
+    report = target ? await fetchStatus(target) : await gatherOverNats(natsFlagTarget(values), values.bucket);
   } catch (e) {
     const reason = (e as { reason?: string }).reason;
     err(reason ? `Error from server (${reason}): ${(e as Error).message}\n` : `error: ${(e as Error).message}\n`);

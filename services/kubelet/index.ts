@@ -12,7 +12,7 @@ import type { BackOff } from '../../statecharts/container.machine.js';
 import { kubeletMachine } from '../../statecharts/kubelet.machine.js';
 import { KeelsonClient } from '../lib/client/index.js';
 import { startInspector } from '../lib/inspect/index.js';
-import { connectNats, onNatsStatus, type NatsConnection } from '../lib/nats/index.js';
+import { connectNats, onNatsStatus, type NatsAddress, type NatsConnection } from '../lib/nats/index.js';
 import { internalIPv4 } from './host-facts.js';
 import { NodeSync } from './node-sync.js';
 import { PodManager } from './pods/index.js';
@@ -22,7 +22,7 @@ import { createRuntime, type ContainerRuntime, type RuntimeName } from './runtim
 export { KUBELET_VERSION, LEASE_DURATION_SECONDS, NODE_LEASE_NAMESPACE } from './node-status.js';
 
 export type KubeletOptions = {
-  nats: string[];
+  nats: NatsAddress;
   nodeName: string;
   /** The caller's: the kubelet does not close it. */
   runtime: ContainerRuntime;

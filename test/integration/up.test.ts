@@ -2,8 +2,9 @@
  * `keelson up` as a user runs it: a child process that starts nats-server and
  * the control plane, makes the cluster's CA and credentials (kept across a
  * restart), serves HTTPS to authenticated callers only, writes the kubeconfig
- * with the CA and a credential, keeps every object across a restart, and
- * leaves no process behind after SIGTERM or SIGINT.
+ * with the CA and a credential, takes NATS clients over TLS as the cluster's
+ * own users only, lets a node join with its join file, keeps every object
+ * across a restart, and leaves no process behind after SIGTERM or SIGINT.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -14,6 +15,7 @@ import { test } from 'node:test';
 import { parse } from 'yaml';
 import { fetchText, type TlsClientOptions } from '../../services/lib/fetch/index.js';
 import { freePort } from '../../services/lib/nats-server/index.js';
+import { connectNats } from '../../services/lib/nats/index.js';
 
 const CLI = ['--import', 'tsx', join(import.meta.dirname, '../../services/cli/main.ts')];
 
@@ -64,7 +66,7 @@ test('keelson up: kubeconfig, objects survive a restart, nothing left behind', a
   assert.match(first.output(), /kubectl get/);
   // One proxy for the machine: iptables as root, user space otherwise.
   assert.match(first.output(), process.getuid?.() === 0 ? /proxy +iptables mode/ : /proxy +user-space mode/);
-  assert.match(first.output(), /made now: ca \(new\), apiserver \(new\), admin \(new\)/);
+  assert.match(first.output(), /made now: ca \(new\), apiserver \(new\), admin \(new\), nats \(new\)/);
   assert.equal(natsProcesses(dir).length, 1, 'one embedded nats-server');
 
   // The kubeconfig carries the CA and the admin's client certificate, readable by its owner only.
@@ -87,6 +89,30 @@ test('keelson up: kubeconfig, objects survive a restart, nothing left behind', a
   const status = execFileSync(process.execPath, [...CLI, 'status', '--kubeconfig', join(dir, 'kubeconfig')], { encoding: 'utf8', timeout: 20_000 });
   assert.match(status, /API server/i);
 
+  // NATS lets in only the cluster's own users, over TLS: not a plain client, not one without a user.
+  const natsUrl = `nats://127.0.0.1:${natsPort}`;
+  await assert.rejects(connectNats({ servers: [natsUrl] }, 'plain', { waitForServer: false, timeoutMs: 3_000 }));
+  await assert.rejects(connectNats({ servers: [natsUrl], ca }, 'no-user', { waitForServer: false, timeoutMs: 3_000 }), /authorization/i);
+
+  // A node joins with the join file: it gets a NATS user of its own, kept in its data folder, and registers.
+  const joined = spawn(
+    process.execPath,
+    [...CLI, 'kubelet', '--join', join(dir, 'join.json'), '--name', 'joined-1', '--runtime', 'fake', '--data-dir', join(dir, 'joined-1')],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let joinedOut = '';
+  joined.stdout!.on('data', (d) => (joinedOut += d));
+  joined.stderr!.on('data', (d) => (joinedOut += d));
+  const joinedExit = new Promise((r) => joined.once('exit', r));
+  t.after(() => joined.kill('SIGKILL'));
+  await waitFor(() => joinedOut.includes('registered'), `the joined kubelet to register (${joinedOut})`, 30_000);
+  assert.equal((await call('/api/v1/nodes/joined-1')).status, 200);
+  const kept = JSON.parse(readFileSync(join(dir, 'joined-1', 'nats-credentials.json'), 'utf8')) as { user: string };
+  assert.equal(kept.user, 'system:node:joined-1');
+  assert.equal(statSync(join(dir, 'joined-1', 'nats-credentials.json')).mode & 0o777, 0o600);
+  joined.kill('SIGTERM');
+  await joinedExit;
+
   const created = await call('/api/v1/namespaces/default/pods', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -95,6 +121,11 @@ test('keelson up: kubeconfig, objects survive a restart, nothing left behind', a
   });
   assert.equal(created.status, 201, created.text);
   const uid = (JSON.parse(created.text) as { metadata: { uid: string } }).metadata.uid;
+
+  // The NATS client as printed: the admin's NATS user, the CA.
+  const printed = /KEELSON_NATS=(\S+) KEELSON_NATS_CA=(\S+) KEELSON_NATS_CREDENTIALS=(\S+) keelson get pods/.exec(first.output())!;
+  const env = { ...process.env, KEELSON_NATS: printed[1], KEELSON_NATS_CA: printed[2], KEELSON_NATS_CREDENTIALS: printed[3] };
+  assert.match(execFileSync(process.execPath, [...CLI, 'get', 'pods'], { encoding: 'utf8', timeout: 20_000, env }), /keep-me/);
 
   first.child.kill('SIGTERM');
   assert.equal(await first.exited, 0);

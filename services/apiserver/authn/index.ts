@@ -18,7 +18,7 @@ import { parseTokenFile, tokenDigest, type TokenTable } from './token-file.js';
 import { AUTHENTICATED_GROUP, type UserInfo } from './user.js';
 
 export { ensureTokenFile, newToken, parseTokenFile } from './token-file.js';
-export { AUTHENTICATED_GROUP, MASTERS_GROUP, type UserInfo } from './user.js';
+export { AUTHENTICATED_GROUP, MASTERS_GROUP, natsCaller, type UserInfo } from './user.js';
 
 export type AuthenticationOptions = {
   /** `--token-auth-file`. */

@@ -1,7 +1,8 @@
 /**
  * The built-in roles and bindings every API server makes sure of at start (as
  * kube-apiserver's bootstrap policy): cluster-admin, admin, view, the nodes'
- * role, discovery for every authenticated user. A built-in object that carries
+ * role, the scheduler's, the controller-manager's and the proxy's (bound to
+ * their NATS users), discovery for every authenticated user. A built-in object that carries
  * the autoupdate annotation is put back as it should be; one a user set to
  * "false" is left alone.
  */
@@ -9,6 +10,7 @@ import { RBAC_GROUP, RESOURCES, type KObject } from '../../lib/api/resources.js'
 import { MASTERS_GROUP, AUTHENTICATED_GROUP } from '../authn/user.js';
 import { NODES_GROUP } from './node-restriction.js';
 import type { PolicyRule } from './rbac.js';
+import { CONTROLLER_MANAGER_USER, PROXY_USER, SCHEDULER_USER } from '../../lib/nats-auth/index.js';
 
 export const AUTOUPDATE_ANNOTATION = 'rbac.authorization.kubernetes.io/autoupdate';
 /** The group `keelson up`'s read-only user is in. */
@@ -57,15 +59,30 @@ export const CLUSTER_ROLES: Record<string, PolicyRule[]> = {
     rule(['create', 'update', 'patch'], [''], ['events']),
     rule([...READ, ...WRITE], ['coordination.k8s.io'], ['leases']),
   ],
+  // The scheduler: reads everything it places by, binds pods, says why it could not.
+  'system:kube-scheduler': [
+    ...perGroup(READ, RESOURCES.filter((r) => r.group !== RBAC_GROUP), () => false),
+    rule(['create'], [''], ['pods/binding', 'bindings']),
+    rule(['update', 'patch'], [''], ['pods/status']),
+    rule(['create', 'update', 'patch'], [''], ['events']),
+    rule([...READ, ...WRITE], ['coordination.k8s.io'], ['leases']),
+  ],
+  // The controllers: every object but who may do what (Kubernetes splits this per controller).
+  'system:kube-controller-manager': perGroup([...READ, ...WRITE], RESOURCES.filter((r) => r.group !== RBAC_GROUP)),
+  // The proxy reads Services, Endpoints and Nodes, and reports events.
+  'system:node-proxier': [rule(READ, [''], ['services', 'endpoints', 'nodes']), rule(['create', 'update', 'patch'], [''], ['events'])],
   // Discovery and health for every authenticated user (kubectl starts with these).
   'system:discovery': [{ verbs: ['get'], nonResourceURLs: ['/api', '/api/*', '/apis', '/apis/*', '/version', '/version/', '/openapi', '/openapi/*', '/healthz', '/livez', '/readyz'] }],
 };
 
-const CLUSTER_ROLE_BINDINGS: { name: string; role: string; group: string }[] = [
+const CLUSTER_ROLE_BINDINGS: { name: string; role: string; group?: string; user?: string }[] = [
   { name: 'cluster-admin', role: 'cluster-admin', group: MASTERS_GROUP },
   { name: 'system:node', role: 'system:node', group: NODES_GROUP },
   { name: 'system:discovery', role: 'system:discovery', group: AUTHENTICATED_GROUP },
   { name: 'keelson:viewers', role: 'view', group: VIEWERS_GROUP },
+  { name: 'system:kube-scheduler', role: 'system:kube-scheduler', user: SCHEDULER_USER },
+  { name: 'system:kube-controller-manager', role: 'system:kube-controller-manager', user: CONTROLLER_MANAGER_USER },
+  { name: 'system:node-proxier', role: 'system:node-proxier', user: PROXY_USER },
 ];
 
 const metadata = (name: string) => ({ name, labels: { 'kubernetes.io/bootstrapping': 'rbac-defaults' }, annotations: { [AUTOUPDATE_ANNOTATION]: 'true' } });
@@ -79,7 +96,7 @@ export function bootstrapPolicy(): KObject[] {
       kind: 'ClusterRoleBinding',
       metadata: metadata(b.name),
       roleRef: { apiGroup: RBAC_GROUP, kind: 'ClusterRole', name: b.role },
-      subjects: [{ kind: 'Group', apiGroup: RBAC_GROUP, name: b.group }],
+      subjects: [b.user ? { kind: 'User', apiGroup: RBAC_GROUP, name: b.user } : { kind: 'Group', apiGroup: RBAC_GROUP, name: b.group }],
     })),
   ];
 }

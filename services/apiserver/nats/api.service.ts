@@ -2,6 +2,12 @@
  * The API over NATS: a `@nats-io/services` endpoint in a queue group, so any
  * number of API servers share the requests. Each request is decoded from
  * protobuf, run through the same registry as HTTP, and answered in protobuf.
+ *
+ * On a cluster whose NATS is secured (`authorizer` given), a request counts
+ * only on its caller's own subject `keelson.api.v1.request.<user>`, which NATS
+ * permissions let no one else publish to (lib/nats-auth): the user it names is
+ * authorized as an HTTP caller is (RBAC, the node authorizer). A request on
+ * the shared subject is then a 401.
  */
 import { Svcm, type Service, type ServiceMsg } from '@nats-io/services';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -21,10 +27,16 @@ import { ApiError, errors, logServerFailure, toApiError } from '../../lib/errors
 import { applyPatch, patchTypeFromContentType } from '../patch/index.js';
 import type { DeleteOptions, Registry, WriteOptions } from '../registry/index.js';
 import { parseText } from '../input/index.js';
+import { natsCaller, type UserInfo } from '../authn/index.js';
+import type { Authorizer, RequestAttributes } from '../authz/index.js';
+import { userOfToken } from '../../lib/nats-auth/index.js';
 
 export type NatsApi = { stop(): Promise<void> };
 
-export async function startNatsApi(nc: NatsConnection, registry: Registry, version: string): Promise<NatsApi> {
+/** Who may do what; without it (NATS not secured) every request is served. */
+export type NatsApiAccess = { authorizer: Authorizer };
+
+export async function startNatsApi(nc: NatsConnection, registry: Registry, version: string, access?: NatsApiAccess): Promise<NatsApi> {
   const service: Service = await new Svcm(nc).add({
     name: API_SERVICE_NAME,
     version,
@@ -35,16 +47,28 @@ export async function startNatsApi(nc: NatsConnection, registry: Registry, versi
     subject: API_SUBJECT,
     handler: (err, msg) => {
       if (err) return;
-      void answer(registry, msg);
+      void answer(registry, msg, access && { authorizer: access.authorizer });
+    },
+  });
+  service.addEndpoint('api-caller', {
+    subject: `${API_SUBJECT}.*`,
+    handler: (err, msg) => {
+      if (err) return;
+      const user = userOfToken(msg.subject.slice(API_SUBJECT.length + 1));
+      void answer(registry, msg, access && { authorizer: access.authorizer, user: user === undefined ? undefined : natsCaller(user) });
     },
   });
   return { stop: async () => void (await service.stop()) };
 }
 
-async function answer(registry: Registry, msg: ServiceMsg): Promise<void> {
+/** The caller to authorize: no user is a request on the shared subject (or one not naming a user). */
+type Caller = { authorizer: Authorizer; user?: UserInfo };
+
+async function answer(registry: Registry, msg: ServiceMsg, caller?: Caller): Promise<void> {
   let res: ApiResponse;
   try {
-    res = await handle(registry, fromCaller('the request', () => decodeMessage(REQUEST_TYPE, msg.data) as ApiRequest));
+    if (caller && !caller.user) throw new ApiError('Unauthorized', 'Unauthorized: NATS API requests must come on their caller\'s own subject (keelson.api.v1.request.<user>)');
+    res = await handle(registry, fromCaller('the request', () => decodeMessage(REQUEST_TYPE, msg.data) as ApiRequest), caller);
   } catch (e) {
     const err = toApiError(e);
     logServerFailure('apiserver: NATS request failed', err, e);
@@ -73,10 +97,8 @@ function one(resource: ResourceInfo, obj: KObject, code = 200, sub?: string, war
   return { code, kind: obj.kind, object: encodeObject(type, obj), warnings };
 }
 
-async function handle(registry: Registry, req: ApiRequest): Promise<ApiResponse> {
+async function handle(registry: Registry, req: ApiRequest, caller?: Caller): Promise<ApiResponse> {
   const resource = resourceOf(req);
-  // Every write answers to the leader fencing first (reads never do).
-  if (req.verb !== 'get' && req.verb !== 'list') await registry.fence(req.token);
   const ns = resource.namespaced ? (req.namespace ?? '') : '';
   const name = req.name ?? '';
   const sub = req.subresource || undefined;
@@ -85,15 +107,22 @@ async function handle(registry: Registry, req: ApiRequest): Promise<ApiResponse>
   if (sub && !resource.subresources.includes(sub)) {
     throw new ApiError('NotFound', `the server could not find the requested resource (${resource.plural}/${sub})`);
   }
+  let decoded: KObject | undefined;
+  const body = () => {
+    if (!req.body?.length) throw errors.badRequest('the request has no body');
+    return (decoded ??= fromCaller('the request body', () => decodeObject(bodyTypeFor(resource, sub), req.body!)));
+  };
+  if (caller?.user) {
+    const written = req.verb === 'create' || req.verb === 'update' ? body() : req.verb === 'patch' ? patchOf(req).patch : undefined;
+    caller.authorizer.check(caller.user, attributesOf(req, resource, ns, name, sub), written);
+  }
+  // Every write answers to the leader fencing first (reads never do).
+  if (req.verb !== 'get' && req.verb !== 'list') await registry.fence(req.token);
   const warnings: string[] = [];
   const write: WriteOptions = {
     dryRun: req.dryRun?.includes('All'),
     fieldValidation: (req.fieldValidation || 'Warn') as WriteOptions['fieldValidation'],
     warnings,
-  };
-  const body = () => {
-    if (!req.body?.length) throw errors.badRequest('the request has no body');
-    return fromCaller('the request body', () => decodeObject(bodyTypeFor(resource, sub), req.body!));
   };
   const need = () => {
     if (!name) throw errors.badRequest(`${req.verb} needs an object name`);
@@ -131,10 +160,7 @@ async function handle(registry: Registry, req: ApiRequest): Promise<ApiResponse>
       }
       return one(resource, await registry.update(resource, ns, need(), body(), { ...write, ...(sub === 'status' ? { subresource: 'status' } : {}) }), 200, undefined, warnings);
     case 'patch': {
-      const type = patchTypeFromContentType(req.patchType ?? '');
-      if (!type) throw new ApiError('UnsupportedMediaType', `the patch type "${req.patchType}" is not supported`);
-      const text = Buffer.from(req.body ?? []).toString();
-      const patch = parseText(text, type === 'apply' ? 'yaml' : 'json', 'the patch');
+      const { type, patch } = patchOf(req);
       if (sub === 'scale') {
         const out = await registry.updateScale(resource, ns, need(), (s) => applyPatch(type, s, patch, 'Scale') as KObject, write);
         return one(resource, out, 200, sub);
@@ -150,6 +176,28 @@ async function handle(registry: Registry, req: ApiRequest): Promise<ApiResponse>
     }
   }
   throw errors.badRequest(`unknown verb "${(req as { verb: string }).verb}"`);
+}
+
+/** A patch request's type and document; 415 for a type not supported. */
+function patchOf(req: ApiRequest) {
+  const type = patchTypeFromContentType(req.patchType ?? '');
+  if (!type) throw new ApiError('UnsupportedMediaType', `the patch type "${req.patchType}" is not supported`);
+  const text = Buffer.from(req.body ?? []).toString();
+  return { type, patch: parseText(text, type === 'apply' ? 'yaml' : 'json', 'the patch') };
+}
+
+/** What a NATS request asks to do, as RBAC rules say it (the same as its HTTP twin's). */
+function attributesOf(req: ApiRequest, resource: ResourceInfo, ns: string, name: string, sub: string | undefined): RequestAttributes {
+  return {
+    kind: 'resource',
+    verb: req.verb ?? '',
+    apiGroup: resource.group,
+    resource: resource.plural,
+    ...(sub ? { subresource: sub } : {}),
+    // As on HTTP: a request for a namespace itself is in that namespace.
+    namespace: resource.plural === 'namespaces' && resource.group === '' && name ? name : ns,
+    ...(name ? { name } : {}),
+  };
 }
 
 /** keelson.meta.v1.DeleteOptions as decoded: `dryRun` is a list, as in Kubernetes. */

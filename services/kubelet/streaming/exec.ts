@@ -5,11 +5,10 @@
  * subject of its own — and ends with the Status frame that carries the exit
  * code. A PING frame every EXEC_PING_MS tells the API server the kubelet is still there.
  */
-import { createInbox } from '@nats-io/nats-core';
 import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { ApiError, errors } from '../../lib/errors/index.js';
-import { Channel, EXEC_PING_MS, frame, INPUT_HEADER, type ExecParams } from '../../lib/kubelet-api/index.js';
+import { Channel, EXEC_PING_MS, frame, INPUT_HEADER, inputSubject, type ExecParams } from '../../lib/kubelet-api/index.js';
 import { isRuntimeError, type ExecSession } from '../runtime/index.js';
 import { containerInstance } from './instance.js';
 import { publishChunked, type StreamContext } from './serve.js';
@@ -28,7 +27,7 @@ export async function exec(ctx: StreamContext): Promise<void> {
     throw e;
   }
 
-  const input = nc.subscribe(createInbox(), {
+  const input = nc.subscribe(inputSubject(inbox), {
     callback: (_err, m) => {
       const [channel] = m.data;
       const payload = m.data.subarray(1);

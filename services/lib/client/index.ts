@@ -17,7 +17,8 @@ import { resourceForKind, resourceForName, type KObject, type ResourceInfo } fro
 import { decodeMessage, decodeObject, encodeMessage, encodeObject } from '../codec/index.js';
 import { ApiError, errors } from '../errors/index.js';
 import { Informer } from '../informer/index.js';
-import { connectNats } from '../nats/index.js';
+import { connectNats, natsUserOf, type NatsAddress } from '../nats/index.js';
+import { apiSubjectFor } from '../nats-auth/index.js';
 import { Store, type StoreEvent, type StoreWatch } from '../store/index.js';
 
 export type ClientOptions = {
@@ -53,7 +54,7 @@ export class KeelsonClient {
     private readonly opts: ClientOptions = {},
   ) {}
 
-  static async connect(servers: string | string[], name = 'keelson-client', opts: ClientOptions = {}): Promise<KeelsonClient> {
+  static async connect(servers: NatsAddress, name = 'keelson-client', opts: ClientOptions = {}): Promise<KeelsonClient> {
     return new KeelsonClient(await connectNats(servers, name, { waitForServer: false }), opts);
   }
 
@@ -70,11 +71,17 @@ export class KeelsonClient {
     return new KeelsonClient(this.nc, { ...this.opts, token });
   }
 
+  /** Its caller's own subject when the connection has a NATS user (the API server then knows who asks), else the shared one. */
+  private get apiSubject(): string {
+    const user = natsUserOf(this.nc);
+    return user === undefined ? API_SUBJECT : apiSubjectFor(user);
+  }
+
   /** One API request; a failure Status comes back as an ApiError. */
   async request(req: ApiRequest): Promise<ApiResponse> {
     let reply;
     try {
-      reply = await this.nc.request(API_SUBJECT, encodeMessage(REQUEST_TYPE, { ...req, token: req.token ?? this.opts.token }), {
+      reply = await this.nc.request(this.apiSubject, encodeMessage(REQUEST_TYPE, { ...req, token: req.token ?? this.opts.token }), {
         timeout: this.opts.timeoutMs ?? 10_000,
       });
     } catch (e) {

@@ -10,7 +10,23 @@
  * the API server relays them between kubectl and the kubelet unchanged; the
  * start message names the kubelet's subject for the requester's frames.
  */
-export const kubeletSubject = (node: string, what: 'logs' | 'exec') => `keelson.kubelet.${node}.${what}`;
+import { nuid } from '@nats-io/nats-core';
+import { subjectToken } from '../nats-auth/subject-token.js';
+
+export const kubeletSubject = (node: string, what: 'logs' | 'exec') => `${kubeletSubjects(node)}.${what}`;
+
+/**
+ * Every subject of one node's streams: requests, answers, cancels and exec
+ * input all stay under it, so a node's NATS credentials can be limited to its
+ * own (lib/nats-auth) and no node can serve or read another's.
+ */
+export const kubeletSubjects = (node: string) => `keelson.kubelet.${subjectToken(node)}`;
+
+/** Where the requester takes a node's answer (the request's reply subject). */
+export const kubeletInbox = (node: string) => `${kubeletSubjects(node)}.reply.${nuid.next()}`;
+
+/** Where the requester sends an exec stream's input frames: named in the start message. */
+export const inputSubject = (inbox: string) => `${inbox}.input`;
 
 /** Sent by the requester when its client went away: the kubelet stops streaming. */
 export const cancelSubject = (inbox: string) => `${inbox}.cancel`;

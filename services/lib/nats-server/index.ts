@@ -21,6 +21,12 @@ export type NatsServerOptions = {
   cluster?: { name: string; port: number; routes: string[] };
   /** How long to wait for "Server is ready". */
   readyTimeoutMs?: number;
+  /**
+   * TLS for client connections and, in a cluster, for routes (both ends
+   * verified against `caFile`, so the certificate must serve as client and
+   * server). Clients then need the CA (lib/nats `NatsTarget.ca`).
+   */
+  tls?: { certFile: string; keyFile: string; caFile: string };
   /** Extra config text appended as is (authorization, limits...). */
   extraConfig?: string;
 };
@@ -35,6 +41,8 @@ export type NatsServer = {
   stop(): Promise<void>;
   /** SIGKILL at once, as a crash would. */
   kill(): Promise<void>;
+  /** Writes the config again with `changes` and has the server reload it (SIGHUP); resolves once it says it did. */
+  reload(changes: Pick<NatsServerOptions, 'extraConfig'>): Promise<void>;
   exited: Promise<number | null>;
 };
 
@@ -83,6 +91,18 @@ function configText(o: Required<Pick<NatsServerOptions, 'dataDir' | 'host'>> & N
     `jetstream { store_dir: ${JSON.stringify(join(o.dataDir, 'jetstream'))} }`,
     'max_payload: 8MB',
   ];
+  const tls = (indent: string, extra: string[] = []) =>
+    o.tls
+      ? [
+          `${indent}tls {`,
+          `${indent}  cert_file: ${JSON.stringify(o.tls.certFile)}`,
+          `${indent}  key_file: ${JSON.stringify(o.tls.keyFile)}`,
+          `${indent}  ca_file: ${JSON.stringify(o.tls.caFile)}`,
+          ...extra.map((l) => `${indent}  ${l}`),
+          `${indent}}`,
+        ]
+      : [];
+  lines.push(...tls(''));
   if (o.httpPort) lines.push(`http: "${o.host}:${o.httpPort}"`);
   if (o.cluster) {
     lines.push(
@@ -90,6 +110,8 @@ function configText(o: Required<Pick<NatsServerOptions, 'dataDir' | 'host'>> & N
       `  name: ${JSON.stringify(o.cluster.name)}`,
       `  listen: "${o.host}:${o.cluster.port}"`,
       `  routes: [${o.cluster.routes.map((r) => JSON.stringify(r)).join(', ')}]`,
+      // Routes: both servers show a certificate of the cluster CA.
+      ...tls('  ', ['verify: true']),
       `}`,
     );
   }
@@ -127,10 +149,33 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
       reject(new Error(`nats-server exited with code ${code} before it was ready:\n${log}`));
     });
   });
-  // Keep draining stderr so the child never blocks on a full pipe.
+  // Keep draining stderr so the child never blocks on a full pipe; reloads listen to it.
+  let current = { ...options, host };
+  const reload = async (changes: Pick<NatsServerOptions, 'extraConfig'>) => {
+    current = { ...current, ...changes };
+    writeFileSync(confPath, configText(current, port, serverName));
+    let said = '';
+    await new Promise<void>((resolve, reject) => {
+      const onData = (chunk: Buffer) => {
+        said = (said + chunk.toString()).slice(-8_000);
+        if (said.includes('Reloaded server configuration')) done();
+        else if (/reload.*(error|failed)|Failed to reload/i.test(said)) done(new Error(`nats-server did not reload its config: ${said.trim()}`));
+      };
+      const timer = setTimeout(() => done(new Error(`nats-server did not say it reloaded its config within 10 s: ${said.trim()}`)), 10_000);
+      function done(e?: Error) {
+        clearTimeout(timer);
+        child.stderr!.off('data', onData);
+        if (e) reject(e);
+        else resolve();
+      }
+      child.stderr!.on('data', onData);
+      child.kill('SIGHUP');
+    });
+  };
   child.stderr!.resume();
 
   return {
+    reload,
     url: `nats://${host}:${port}`,
     port,
     pid: child.pid!,
@@ -161,13 +206,19 @@ export type NatsCluster = {
  * benchmarks). Resolves once every server is ready; the JetStream meta leader
  * may still be electing, which callers absorb by retrying their first request.
  */
-export async function startNatsCluster(baseDir: string, size = 3, name = 'keelson'): Promise<NatsCluster> {
+export async function startNatsCluster(
+  baseDir: string,
+  size = 3,
+  name = 'keelson',
+  shared: Pick<NatsServerOptions, 'tls' | 'extraConfig'> = {},
+): Promise<NatsCluster> {
   const clusterPorts: number[] = [];
   for (let i = 0; i < size; i++) clusterPorts.push(await freePort());
   const routes = clusterPorts.map((p) => `nats-route://127.0.0.1:${p}`);
   const servers = await Promise.all(
     clusterPorts.map((cport, i) =>
       startNatsServer({
+        ...shared,
         dataDir: join(baseDir, `n${i + 1}`),
         serverName: `${name}-n${i + 1}`,
         cluster: { name, port: cport, routes: routes.filter((_, j) => j !== i) },

@@ -1,11 +1,28 @@
 /**
  * Connecting to NATS the way every Keelson component does: all server URLs of
- * the cluster, reconnect forever, and a name that shows up in server monitoring.
+ * the cluster, reconnect forever, a name that shows up in server monitoring,
+ * and — where the cluster is secured — the component's own NATS user (an nkey,
+ * lib/nats-auth; its replies come on its own inbox prefix) over TLS verified
+ * against the cluster CA.
  */
+import { readFileSync } from 'node:fs';
 import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/nats-core';
+import { nkeyAuthenticator, type NatsConnection } from '@nats-io/nats-core';
+import { inboxPrefixFor, readNatsCredential, type NatsCredential } from '../nats-auth/index.js';
 
 export type { NatsConnection } from '@nats-io/nats-core';
+
+/** Where and as whom to connect. */
+export type NatsTarget = {
+  servers: string[];
+  /** The component's NATS user; none on a cluster without NATS authorization. */
+  credential?: NatsCredential;
+  /** PEM of the CA the servers' certificates are checked against (TLS); none: plain. */
+  ca?: string;
+};
+
+/** Servers alone (`nats://a:4222,nats://b:4222` or a list), or a whole target. */
+export type NatsAddress = string | string[] | NatsTarget;
 
 /** `nats://a:4222,nats://b:4222` or a list, from a flag or `KEELSON_NATS`. */
 export function natsServers(value?: string | string[]): string[] {
@@ -14,21 +31,44 @@ export function natsServers(value?: string | string[]): string[] {
   return list.map((s) => s.trim()).filter(Boolean);
 }
 
+/**
+ * The target: `address` as given, servers from `KEELSON_NATS` when it names
+ * none; a credentials file and a CA file from `KEELSON_NATS_CREDENTIALS` and
+ * `KEELSON_NATS_CA` (or the flags that set them) when the address has none.
+ */
+export function natsTarget(address?: NatsAddress, files: { credentials?: string; ca?: string } = {}): NatsTarget {
+  const target = typeof address === 'object' && !Array.isArray(address) ? address : { servers: natsServers(address) };
+  const credentials = files.credentials ?? process.env.KEELSON_NATS_CREDENTIALS;
+  const ca = files.ca ?? process.env.KEELSON_NATS_CA;
+  return {
+    ...target,
+    servers: natsServers(target.servers),
+    ...(!target.credential && credentials ? { credential: readNatsCredential(credentials) } : {}),
+    ...(!target.ca && ca ? { ca: readFileSync(ca, 'utf8') } : {}),
+  };
+}
+
+/** The NATS user a connection made here logged in as (undefined: none). */
+const users = new WeakMap<NatsConnection, string>();
+export const natsUserOf = (nc: NatsConnection): string | undefined => users.get(nc);
+
 export type ConnectOptions = {
   /** Keep trying when no server answers yet (services); clients fail fast instead. */
   waitForServer?: boolean;
   timeoutMs?: number;
 };
 
-export async function connectNats(
-  servers: string | string[],
-  name: string,
-  opts: ConnectOptions = {},
-): Promise<NatsConnection> {
-  const list = natsServers(servers);
-  return connect({
+export async function connectNats(address: NatsAddress, name: string, opts: ConnectOptions = {}): Promise<NatsConnection> {
+  const target = natsTarget(address);
+  const list = target.servers;
+  const user = target.credential?.user;
+  const nc = await connect({
     servers: list,
     name,
+    ...(target.credential
+      ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(target.credential.seed)), inboxPrefix: inboxPrefixFor(target.credential.user) }
+      : {}),
+    ...(target.ca ? { tls: { ca: target.ca } } : {}),
     // Given the cluster's servers, use only those: the addresses servers gossip
     // (e.g. container IPs) stay in the pool after their server is gone, and a
     // reconnect that tries one waits out the connect timeout, while a name that
@@ -46,6 +86,8 @@ export async function connectNats(
     noAsyncTraces: true,
     maxPingOut: 2,
   });
+  if (user !== undefined) users.set(nc, user);
+  return nc;
 }
 
 /** Turns a connection's losses and recoveries into the events the components' lifecycle machines take. */

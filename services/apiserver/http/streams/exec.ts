@@ -11,7 +11,7 @@ import type { Msg, NatsConnection } from '@nats-io/nats-core';
 import type { FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { ApiError, errors, toApiError } from '../../../lib/errors/index.js';
-import { Channel, EXEC_PING_MS, EXEC_SILENCE_MS, frame, INPUT_HEADER, type ExecParams } from '../../../lib/kubelet-api/index.js';
+import { Channel, EXEC_PING_MS, EXEC_SILENCE_MS, frame, INPUT_HEADER, inputSubject, type ExecParams } from '../../../lib/kubelet-api/index.js';
 import { openKubeletStream, podContainer, podNode, statusOf, type KubeletStream, type PodShape } from './kubelet.js';
 
 /** The subprotocols Keelson's exec speaks, most preferred first. */
@@ -124,8 +124,11 @@ export function relayExec(nc: NatsConnection, socket: WebSocket, exec: ExecReque
       stream = s;
       if (ended) return s.cancel();
       lastHeard = Date.now();
-      input = s.start.headers?.get(INPUT_HEADER) || undefined;
-      if (!input) return end(errors.internal(`the kubelet of node "${exec.node}" did not say where stdin goes`));
+      // Input goes only where the protocol puts it, under the node's own subjects: never to a subject a kubelet names.
+      if (s.start.headers?.get(INPUT_HEADER) !== inputSubject(s.inbox)) {
+        return end(errors.internal(`the kubelet of node "${exec.node}" did not take input where the API server sends it`));
+      }
+      input = inputSubject(s.inbox);
       for (const f of early.splice(0)) nc.publish(input, f);
     },
     (e: unknown) => end(toApiError(e)),

@@ -4,12 +4,12 @@
  * NATS (services/lib/kubelet-api). The open resolves once the kubelet has taken
  * the request, so every failure before that is an HTTP error, not a broken stream.
  */
-import { createInbox, type Msg, type NatsConnection } from '@nats-io/nats-core';
+import { type Msg, type NatsConnection } from '@nats-io/nats-core';
 import { REQUEST_TYPE } from '../../../lib/api/nats-api.js';
 import type { KObject } from '../../../lib/api/resources.js';
 import { encodeMessage } from '../../../lib/codec/index.js';
 import { ApiError, errors } from '../../../lib/errors/index.js';
-import { cancelSubject, ERROR_HEADER, kubeletSubject, START_HEADER } from '../../../lib/kubelet-api/index.js';
+import { cancelSubject, ERROR_HEADER, kubeletInbox, kubeletSubject, START_HEADER } from '../../../lib/kubelet-api/index.js';
 
 /** How long the kubelet has to take the request before the client gets a 503. */
 const KUBELET_ANSWER_MS = 5_000;
@@ -47,6 +47,8 @@ export function statusOf(m: Msg): ApiError | undefined {
 export type KubeletStream = {
   /** The kubelet's start message (its headers may name more subjects). */
   start: Msg;
+  /** Where the kubelet's answer comes (under the node's own subjects). */
+  inbox: string;
   /** The client went away: tells the kubelet to stop, and stops listening. */
   cancel(): void;
 };
@@ -63,7 +65,7 @@ export function openKubeletStream(
   request: Record<string, unknown>,
   onMessage: (m: Msg) => void,
 ): Promise<KubeletStream> {
-  const inbox = createInbox();
+  const inbox = kubeletInbox(node);
   return new Promise((resolve, reject) => {
     let started = false;
     const sub = nc.subscribe(inbox, {
@@ -79,6 +81,7 @@ export function openKubeletStream(
           clearTimeout(timer);
           resolve({
             start: m,
+            inbox,
             cancel: () => {
               if (sub.isClosed()) return;
               nc.publish(cancelSubject(inbox), new Uint8Array(0));
