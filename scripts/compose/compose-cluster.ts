@@ -10,12 +10,25 @@
  *   await composeUp(c); ... await composeDown(c);
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { ClusterStatus } from '../../services/apiserver/cluster-status/index.js';
 import { fetchText } from '../../services/lib/fetch/index.js';
 import { kubeconfig } from '../../services/up/kubeconfig.js';
+import { ELECTIONS_BUCKET } from '../../services/lib/leader-election/index.js';
+import {
+  ADMIN_USER,
+  APISERVER_USER,
+  CONTROLLER_MANAGER_USER,
+  credentialsFileName,
+  nodeUser,
+  SCHEDULER_USER,
+  securedNats,
+  writeNatsCredential,
+} from '../../services/lib/nats-auth/index.js';
+import { ClusterPki } from '../../services/lib/pki/index.js';
+import { DEFAULT_BUCKET } from '../../services/lib/store/index.js';
 
 const run = promisify(execFile);
 
@@ -106,11 +119,62 @@ export type UpOptions = {
 export async function composeUp(c: ComposeCluster, o: UpOptions = {}): Promise<void> {
   const log = o.log ?? (() => undefined);
   for (const w of WORKERS) mkdirSync(join(c.dataDir, c.name, w), { recursive: true });
+  const made = preparePki(c);
+  if (made.length) log(`made: ${made.join(', ')}`);
   await buildImages(log);
   log(`starting the compose project ${c.name}`);
   await compose(c, ['up', '-d', ...(o.build ? ['--build'] : [])]);
   writeKubeconfig(c);
   await waitServing(c, o.timeoutMs ?? 120_000, log);
+}
+
+/**
+ * The cluster's CA, NATS's certificate and each component's NATS user, made on
+ * first start in DATA/<name>/pki and kept (lib/pki, lib/nats-auth); then what
+ * each container is given, and nothing more, in DATA/<name>/mounts/<who>
+ * (mounted at /etc/keelson): the nats-servers their config (TLS for clients
+ * and routes, the users and their permissions), certificate and key; the
+ * masters the CA and the API server's, scheduler's and controller-manager's
+ * credentials; each worker the CA and its node's own credential. Returns what
+ * it made now.
+ */
+export function preparePki(c: ComposeCluster): string[] {
+  const home = join(c.dataDir, c.name);
+  const pki = new ClusterPki(join(home, 'pki'));
+  const nodes = WORKERS.map((w) => nodeName(c, w));
+  const secured = securedNats(pki, join(home, 'pki', 'nats'), {
+    users: [APISERVER_USER, SCHEDULER_USER, CONTROLLER_MANAGER_USER, ADMIN_USER, ...nodes.map(nodeUser)],
+    hosts: ['nats-1', 'nats-2', 'nats-3', 'localhost', '127.0.0.1'],
+    buckets: { store: DEFAULT_BUCKET, elections: ELECTIONS_BUCKET },
+  });
+  const mount = (who: string) => {
+    const dir = join(home, 'mounts', who);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    copyFileSync(pki.ca.certFile, join(dir, 'ca.crt'));
+    return dir;
+  };
+  const nats = mount('nats');
+  copyFileSync(secured.tls.certFile, join(nats, 'tls.crt'));
+  copyFileSync(secured.tls.keyFile, join(nats, 'tls.key'));
+  const tls = (indent: string, extra = '') =>
+    `${indent}tls { cert_file: "/etc/keelson/tls.crt", key_file: "/etc/keelson/tls.key", ca_file: "/etc/keelson/ca.crt"${extra} }`;
+  writeFileSync(
+    join(nats, 'nats-server.conf'),
+    [
+      readFileSync(join(ROOT, 'scripts', 'compose', 'nats.conf'), 'utf8'),
+      '# Made by scripts/compose/compose-cluster.ts (preparePki): TLS for clients and routes, the users.',
+      tls(''),
+      // Name, listen address and routes come as flags (docker-compose.yml); routes show certificates both ways.
+      `cluster { ${tls('', ', verify: true')} }`,
+      secured.authorization(),
+    ].join('\n'),
+  );
+  const master = mount('master');
+  mkdirSync(join(master, 'nats'));
+  for (const user of [APISERVER_USER, SCHEDULER_USER, CONTROLLER_MANAGER_USER]) writeNatsCredential(join(master, 'nats', credentialsFileName(user)), secured.credential(user));
+  for (const w of WORKERS) writeNatsCredential(join(mount(w), 'nats.json'), secured.credential(nodeUser(nodeName(c, w))));
+  return pki.issued;
 }
 
 /** `scripts/build-images.sh all`: the offline base images when missing, and keelson:dev (its layer cache makes an unchanged tree ~1 s). */

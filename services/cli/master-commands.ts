@@ -8,6 +8,9 @@
 import { NATS_FLAGS, natsFlagTarget } from './nats-flags.js';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { APISERVER_USER, CONTROLLER_MANAGER_USER, credentialsFileName, readNatsCredential, SCHEDULER_USER } from '../lib/nats-auth/index.js';
+import type { NatsTarget } from '../lib/nats/index.js';
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../apiserver/index.js';
 import { KeelsonClient } from '../lib/client/index.js';
 import { CONTROL_LOOP_FLAGS, startControlLoop, wholeFlag, type ControlLoop } from './control-loops.js';
@@ -24,6 +27,8 @@ export const MASTER_HELP = `  server             One master's control plane: the
       --advertise-address IP            this API server in the default/kubernetes Endpoints
                          (default: --host if it is one address, else the first non-loopback IPv4)
       --log-requests     one log line per request (never a credential)
+      --nats-credentials-dir DIR   (keelson server) the API server, the scheduler and the controller-manager
+                         each as its own NATS user, from DIR/<user>.json (system:apiserver.json, ...)
       --tls-cert-file F, --tls-private-key-file F   serve HTTPS with this certificate and key (PEM)
       --client-ca-file F  accept client certificates this CA signed (CN = user, O = groups)
       --token-auth-file F bearer tokens, one "token,user,uid,\"group1,group2\"" per line (read again when
@@ -107,9 +112,15 @@ export async function runServer(argv: string[], onStop: (stop: () => Promise<voi
       ...CONTROL_LOOP_FLAGS,
       'scheduler-port': { type: 'string', default: '10251' },
       'controller-manager-port': { type: 'string', default: '10252' },
+      'nats-credentials-dir': { type: 'string' },
     },
   });
-  const options = { ...apiserverOptions(values), ...(values.identity ? { identity: values.identity } : {}) };
+  // Each component of the master as its own NATS user, from one folder of credentials files.
+  const dir = values['nats-credentials-dir'];
+  const base = apiserverOptions(values);
+  const as = (user: string): NatsTarget =>
+    dir ? { ...(base.nats as NatsTarget), credential: readNatsCredential(join(dir, credentialsFileName(user))) } : (base.nats as NatsTarget);
+  const options = { ...base, nats: as(APISERVER_USER), ...(values.identity ? { identity: values.identity } : {}) };
   const log = (m: string) => process.stderr.write(`${m}\n`);
   const loopOptions = {
     host: values.host,
@@ -122,18 +133,24 @@ export async function runServer(argv: string[], onStop: (stop: () => Promise<voi
   const controllerManagerPort = wholeFlag(values['controller-manager-port'], '--controller-manager-port')!;
 
   const apiserver: ApiServer = await startApiServer(options);
-  let client: KeelsonClient | undefined;
+  const clients: KeelsonClient[] = [];
   const loops: ControlLoop[] = [];
   const stop = async () => {
     // The loops hand their leases over first, while the API server still answers them.
     await Promise.all(loops.splice(0).map((l) => l.stop().catch((e: Error) => log(`keelson server: ${l.election}: ${e.message}`))));
-    await client?.close();
+    await Promise.all(clients.map((c) => c.close()));
     await apiserver.stop();
   };
   try {
-    client = await KeelsonClient.connect(options.nats, 'keelson-server');
-    loops.push(await startControlLoop('scheduler', { ...loopOptions, client, port: schedulerPort }));
-    loops.push(await startControlLoop('controller-manager', { ...loopOptions, client, port: controllerManagerPort }));
+    const connect = async (user: string, name: string) => {
+      const c = await KeelsonClient.connect(as(user), name);
+      clients.push(c);
+      return c;
+    };
+    const scheduler = await connect(SCHEDULER_USER, 'keelson-server-scheduler');
+    loops.push(await startControlLoop('scheduler', { ...loopOptions, client: scheduler, port: schedulerPort }));
+    const controllers = await connect(CONTROLLER_MANAGER_USER, 'keelson-server-controller-manager');
+    loops.push(await startControlLoop('controller-manager', { ...loopOptions, client: controllers, port: controllerManagerPort }));
   } catch (e) {
     await stop();
     throw e;

@@ -52,9 +52,8 @@ describe('kubectl with the replication controllers', () => {
 
   before(async () => {
     c = await startCluster();
-    const nats = [c.cluster.nats.url];
-    nodes = await startHollowNodes(nats, ['e2e-a', 'e2e-b', 'e2e-c']);
-    plane = await startReplicationPlane(nats);
+    nodes = await startHollowNodes(c.node, ['e2e-a', 'e2e-b', 'e2e-c']);
+    plane = await startReplicationPlane(c.admin);
     binder = await startRoundRobinBinder(plane.client, () => nodes.live());
     await c.ok(['create', 'namespace', NS]);
   });

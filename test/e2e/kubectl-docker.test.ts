@@ -40,7 +40,7 @@ describe('kubectl with a docker node', () => {
     const dataDir = join(c.dir, 'node');
     mkdirSync(dataDir);
     runtime = await DockerRuntime.connect({ dataDir, network: NETWORK, nodeName: NODE });
-    kubelet = await startKubelet({ nats: [c.cluster.nats.url], nodeName: NODE, runtime, heartbeatMs: 500, crashBackOff: CRASH_BACK_OFF });
+    kubelet = await startKubelet({ nats: await c.node(NODE), nodeName: NODE, runtime, heartbeatMs: 500, crashBackOff: CRASH_BACK_OFF });
     await c.ok(['create', 'namespace', NS]);
   });
   after(async () => {
@@ -124,7 +124,7 @@ describe('kubectl with a docker node', () => {
     const children: ChildProcess[] = [];
     t.after(() => children.forEach((k) => k.exitCode === null && k.kill('SIGKILL')));
     const startCli = async (): Promise<ChildProcess> => {
-      const child = spawn(process.execPath, [...CLI, 'kubelet', '--nats', c.cluster.nats.url, '--name', node, '--runtime', 'docker', '--data-dir', dataDir, '--heartbeat-ms', '500'], {
+      const child = spawn(process.execPath, [...CLI, 'kubelet', '--join', c.cluster.joinFilePath, '--name', node, '--runtime', 'docker', '--data-dir', dataDir, '--heartbeat-ms', '500'], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       children.push(child);

@@ -8,6 +8,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../services/lib/nats-server/index.js';
+import { ADMIN_USER, joinedTarget } from '../../services/lib/nats-auth/index.js';
+import type { NatsTarget } from '../../services/lib/nats/index.js';
 import { up, type Cluster } from '../../services/up/index.js';
 
 /** No single kubectl call in these tests should take longer. */
@@ -18,6 +20,10 @@ export type KubectlResult = { code: number; stdout: string; stderr: string };
 export type TestCluster = {
   cluster: Cluster;
   dir: string;
+  /** How a test's own controllers reach NATS: as the cluster's admin (system:masters). */
+  admin: NatsTarget;
+  /** How node `name` reaches NATS: its own user, got as `keelson agent --join` gets it. */
+  node(name: string): Promise<NatsTarget>;
   /** What every kubectl child gets: KUBECONFIG, and HOME/KUBECACHEDIR inside `dir`. */
   env: NodeJS.ProcessEnv;
   /** Runs kubectl; rejects only when it could not run or timed out. */
@@ -84,6 +90,8 @@ export async function startCluster(): Promise<TestCluster> {
   return {
     cluster,
     dir,
+    admin: cluster.credentials.nats.target(ADMIN_USER, [`nats://127.0.0.1:${cluster.nats.port}`]),
+    node: (name) => joinedTarget(cluster.joinFilePath, name, join(dir, 'joined', name)),
     env,
     run,
     ok,

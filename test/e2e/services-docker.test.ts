@@ -117,11 +117,11 @@ describe('Services through the proxy, with a docker node', () => {
 
   before(async () => {
     c = await startCluster();
-    client = await KeelsonClient.connect([c.cluster.nats.url], 'e2e-services');
+    client = await KeelsonClient.connect(c.admin, 'e2e-services');
     const dataDir = join(c.dir, 'node');
     mkdirSync(dataDir);
     runtime = await DockerRuntime.connect({ dataDir, network: NETWORK, nodeName: NODE });
-    kubelet = await startKubelet({ nats: [c.cluster.nats.url], nodeName: NODE, runtime, heartbeatMs: 500 });
+    kubelet = await startKubelet({ nats: await c.node(NODE), nodeName: NODE, runtime, heartbeatMs: 500 });
     proxy = await startProxy();
     await c.ok(['create', 'namespace', NS]);
     await client.create({ apiVersion: 'v1', kind: 'ReplicationController', metadata: { name: 'web', namespace: NS }, spec: { replicas: 3, selector: { app: 'web' }, template: WEB_TEMPLATE } });

@@ -17,6 +17,7 @@ import { KeelsonClient } from '../../services/lib/client/index.js';
 import { keyOf } from '../../services/lib/controller/index.js';
 import { isConflict, isNotFound } from '../../services/lib/errors/index.js';
 import { SharedInformers, type Informer, type InformerHandler } from '../../services/lib/informer/index.js';
+import type { NatsAddress } from '../../services/lib/nats/index.js';
 
 const PODS = resourceForKind('Pod')!;
 
@@ -98,7 +99,7 @@ class SharedInformersWithLag extends SharedInformers {
  * The RC, ReplicaSet and Deployment controllers against the cluster on `nats`;
  * with `podWatchLagMs`, they see pods that much late.
  */
-export async function startReplicationPlane(nats: string[], opts: { podWatchLagMs?: number } = {}): Promise<ReplicationPlane> {
+export async function startReplicationPlane(nats: NatsAddress, opts: { podWatchLagMs?: number } = {}): Promise<ReplicationPlane> {
   const client = await KeelsonClient.connect(nats, 'replication-test-controllers');
   const informers = opts.podWatchLagMs ? new SharedInformersWithLag(client, opts.podWatchLagMs) : new SharedInformers(client);
   const logs: string[] = [];
@@ -129,11 +130,13 @@ export type HollowNodes = {
   stop(): Promise<void>;
 };
 
-export async function startHollowNodes(nats: string[], names: string[]): Promise<HollowNodes> {
+/** `nats`: where every node connects, or how each does (its own user on a secured cluster). */
+export async function startHollowNodes(nats: NatsAddress | ((node: string) => Promise<NatsAddress>), names: string[]): Promise<HollowNodes> {
   const kubelets = new Map<string, Kubelet>();
   const runtimes = new Map(names.map((n) => [n, new FakeRuntime()]));
   const start = async (name: string) => {
-    kubelets.set(name, await startKubelet({ nats, nodeName: name, runtime: runtimes.get(name)!, heartbeatMs: 500 }));
+    const address = typeof nats === 'function' ? await nats(name) : nats;
+    kubelets.set(name, await startKubelet({ nats: address, nodeName: name, runtime: runtimes.get(name)!, heartbeatMs: 500 }));
   };
   const stop = async () => {
     const all = [...kubelets.values()];

@@ -342,6 +342,8 @@ test('messages read like Kubernetes', () => {
   );
   assert.equal(causesOf(pod().container('a').container('a'))[0]?.message, 'Duplicate value: "a"');
   assert.equal(causesOf(app('a'.repeat(254)))[0]?.message, `Invalid value: "${'a'.repeat(254)}": must be no more than 253 characters`);
+  // A huge value is shown cut short: the error is not larger than what it is about.
+  assert.equal(causesOf(app('a'.repeat(1_000_000)))[0]?.message, `Invalid value: "${'a'.repeat(256)}... (999744 more characters)": must be no more than 253 characters`);
   assert.equal(
     causesOf(pod().container('a', 'x', { ports: [{ containerPort: 70000 }] }))[0]?.message,
     'Invalid value: 70000: must be between 1 and 65535, inclusive',

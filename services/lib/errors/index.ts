@@ -108,6 +108,15 @@ function qualified(resource: string, name: string, group = ''): string {
   return `${group ? `${resource}.${group}` : resource} "${name}"`;
 }
 
+/**
+ * `text` as a message shows it: past `max` characters, cut with how much was
+ * left out, so an error about a huge value is not itself huge (a 1 MiB name
+ * would otherwise come back several times in one 422).
+ */
+export function elide(text: string, max = 256): string {
+  return text.length <= max ? text : `${text.slice(0, max)}... (${text.length - max} more characters)`;
+}
+
 export const errors = {
   notFound: (resource: string, name: string, group = '') =>
     new ApiError('NotFound', `${qualified(resource, name, group)} not found`, { name, group, kind: resource }),
@@ -126,7 +135,7 @@ export const errors = {
   invalid: (kind: string, name: string, causes: StatusCause[], group = '') =>
     new ApiError(
       'Invalid',
-      `${kind} "${name}" is invalid: ${causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message)).join(', ')}`,
+      `${kind} "${elide(name)}" is invalid: ${causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message)).join(', ')}`,
       { name, group, kind, causes },
     ),
   badRequest: (message: string) => new ApiError('BadRequest', message),

@@ -63,6 +63,9 @@ export function publicKeyOf(credential: NatsCredential): string {
   return nkeys.fromSeed(new TextEncoder().encode(credential.seed)).getPublicKey();
 }
 
+/** The name of `user`'s credentials file in a credentials folder (securedNats writes them so). */
+export const credentialsFileName = (user: string) => `${subjectToken(user)}.json`;
+
 /** A credentials file: JSON `{ "user": …, "seed": "SU…" }`, written owner-only. */
 export function writeNatsCredential(file: string, credential: NatsCredential): void {
   writePrivateFile(file, `${JSON.stringify(credential, null, 2)}\n`);

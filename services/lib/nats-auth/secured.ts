@@ -17,8 +17,8 @@ import type { NatsTarget } from '../nats/index.js';
 import {
   authorizationConfig,
   createNatsCredential,
+  credentialsFileName,
   readNatsCredential,
-  subjectToken,
   userOfToken,
   writeNatsCredential,
   type NatsBuckets,
@@ -45,7 +45,7 @@ export type SecuredNats = {
 
 export function securedNats(pki: ClusterPki, dir: string, o: { users: string[]; hosts: string[]; buckets: NatsBuckets }): SecuredNats {
   const cert = pki.ensure('nats', { commonName: 'keelson-nats', hosts: o.hosts, usage: 'server-and-client' });
-  const file = (user: string) => join(dir, `${subjectToken(user)}.json`);
+  const file = (user: string) => join(dir, credentialsFileName(user));
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const credentials = new Map<string, NatsCredential>();
   const ensureUser = (user: string) => {

@@ -3,7 +3,7 @@
  * 422 Invalid, e.g. `{ reason: 'FieldValueInvalid', field: 'metadata.name',
  * message: 'Invalid value: "Foo": a lowercase RFC 1123 subdomain must ...' }`.
  */
-import type { StatusCause } from '../../../lib/errors/index.js';
+import { elide, type StatusCause } from '../../../lib/errors/index.js';
 
 export type CauseReason =
   | 'FieldValueRequired'
@@ -15,15 +15,15 @@ export type CauseReason =
 
 export type FieldCause = StatusCause & { reason: CauseReason; field: string };
 
-/** How Kubernetes prints a bad value: strings quoted, numbers bare, the rest as JSON. */
+/** How Kubernetes prints a bad value: strings quoted, numbers bare, the rest as JSON; a long one cut short (elide). */
 export function formatValue(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'string') return JSON.stringify(elide(v));
   if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
   if (v === undefined || v === null) return 'null';
   try {
-    return JSON.stringify(v);
+    return elide(JSON.stringify(v));
   } catch {
-    return String(v);
+    return elide(String(v));
   }
 }
 
