@@ -168,6 +168,25 @@ describe('kubectl against keelson up', () => {
     assert.match(elsewhere.stderr, /namespaces "rbac-e2e" is forbidden: User "keelson-viewer" cannot delete resource "namespaces" in API group "" in the namespace "rbac-e2e"/);
   });
 
+  test('kubectl auth can-i answers from the same rules, for the caller and with --as', async () => {
+    const view = ['--kubeconfig', c.cluster.viewKubeconfigPath];
+    const canI = async (args: string[]) => {
+      const r = await c.run(['auth', 'can-i', ...args]);
+      return { answer: r.stdout.trim(), code: r.code, stderr: r.stderr };
+    };
+    assert.deepEqual(await canI(['delete', 'pods', '-n', 'default']), { answer: 'yes', code: 0, stderr: '' });
+    assert.deepEqual(await canI([...view, 'list', 'pods', '-n', 'default']), { answer: 'yes', code: 0, stderr: '' });
+    assert.deepEqual(await canI([...view, 'delete', 'pods', '-n', 'default']), { answer: 'no', code: 1, stderr: '' });
+    assert.deepEqual(await canI([...view, 'get', 'endpoints', '-A']), { answer: 'yes', code: 0, stderr: '' });
+    assert.deepEqual(await canI([...view, 'create', 'clusterroles', '-A']), { answer: 'no', code: 1, stderr: '' });
+    assert.deepEqual(await canI([...view, 'get', '/keelson/v1/status']), { answer: 'yes', code: 0, stderr: '' });
+    // A node may write only its own Node's status.
+    const node = ['--as', 'system:node:n1', '--as-group', 'system:nodes', '-A', '--subresource', 'status'];
+    assert.deepEqual(await canI([...node, 'update', 'nodes/n1']), { answer: 'yes', code: 0, stderr: '' });
+    assert.deepEqual(await canI([...node, 'update', 'nodes/n2']), { answer: 'no', code: 1, stderr: '' });
+    assert.deepEqual(await canI(['--as', 'nobody', 'list', 'pods']), { answer: 'no', code: 1, stderr: '' });
+  });
+
   test('api-resources lists kinds with short names, groups and categories', async () => {
     const t = parseTable(await c.ok(['api-resources', '-o', 'wide']));
     assert.deepEqual(t.columns, ['NAME', 'SHORTNAMES', 'APIVERSION', 'NAMESPACED', 'KIND', 'VERBS', 'CATEGORIES']);

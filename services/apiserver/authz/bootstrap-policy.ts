@@ -71,6 +71,8 @@ export const CLUSTER_ROLES: Record<string, PolicyRule[]> = {
   'system:kube-controller-manager': perGroup([...READ, ...WRITE], RESOURCES.filter((r) => r.group !== RBAC_GROUP)),
   // The proxy reads Services, Endpoints and Nodes, and reports events.
   'system:node-proxier': [rule(READ, [''], ['services', 'endpoints', 'nodes']), rule(['create', 'update', 'patch'], [''], ['events'])],
+  // Asking what one may do (`kubectl auth can-i`), for every authenticated user.
+  'system:basic-user': [rule(['create'], ['authorization.k8s.io'], ['selfsubjectaccessreviews'])],
   // Discovery and health for every authenticated user (kubectl starts with these).
   'system:discovery': [{ verbs: ['get'], nonResourceURLs: ['/api', '/api/*', '/apis', '/apis/*', '/version', '/version/', '/openapi', '/openapi/*', '/healthz', '/livez', '/readyz'] }],
 };
@@ -79,6 +81,7 @@ const CLUSTER_ROLE_BINDINGS: { name: string; role: string; group?: string; user?
   { name: 'cluster-admin', role: 'cluster-admin', group: MASTERS_GROUP },
   { name: 'system:node', role: 'system:node', group: NODES_GROUP },
   { name: 'system:discovery', role: 'system:discovery', group: AUTHENTICATED_GROUP },
+  { name: 'system:basic-user', role: 'system:basic-user', group: AUTHENTICATED_GROUP },
   { name: 'keelson:viewers', role: 'view', group: VIEWERS_GROUP },
   { name: 'system:kube-scheduler', role: 'system:kube-scheduler', user: SCHEDULER_USER },
   { name: 'system:kube-controller-manager', role: 'system:kube-controller-manager', user: CONTROLLER_MANAGER_USER },

@@ -53,6 +53,18 @@ export class Authorizer {
     if (escalates) throw forbidden(user, a, escalates, false);
   }
 
+  /** check() as an answer, for SelfSubjectAccessReview (no object, so no escalation check). */
+  decide(user: UserInfo, a: RequestAttributes): { allowed: boolean } {
+    try {
+      this.check(user, a);
+      return { allowed: true };
+    } catch (e) {
+      // As kube-apiserver's RBAC authorizer: a plain "no", kubectl prints it so.
+      if (e instanceof ApiError && e.reason === 'Forbidden') return { allowed: false };
+      throw e;
+    }
+  }
+
   /**
    * The user a request acts as: `user`, or the one its `Impersonate-User` /
    * `Impersonate-Group` headers name, if `user` may impersonate them (the

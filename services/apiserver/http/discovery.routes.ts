@@ -6,6 +6,12 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { apiGroups, groupVersion, RESOURCES, type ResourceInfo } from '../../lib/api/resources.js';
 import { ApiError } from '../../lib/errors/index.js';
 import type { RequestInfo } from './request-info.js';
+import { ACCESS_REVIEW_GROUP, ACCESS_REVIEW_RESOURCE } from './access-review.routes.js';
+
+/** Groups served by routes of their own rather than the registry: resources that are asked, never stored. */
+const VIRTUAL: { group: string; version: string; resources: object[] }[] = [{ group: ACCESS_REVIEW_GROUP, version: 'v1', resources: [ACCESS_REVIEW_RESOURCE] }];
+
+const allGroups = () => [...apiGroups(), ...VIRTUAL.map((v) => ({ group: v.group, versions: [v.version] }))];
 
 /** What `/version` reports: Keelson speaks this Kubernetes minor. */
 export const KUBE_VERSION = { major: '1', minor: '32', gitVersion: 'v1.32.0-keelson' };
@@ -40,13 +46,15 @@ export function discoveryFor(info: RequestInfo, reply: FastifyReply): unknown {
     case 'versions':
       return reply.send({ kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: '' }] });
     case 'groups':
-      return reply.send({ kind: 'APIGroupList', apiVersion: 'v1', groups: apiGroups().map((g) => groupDoc(g.group, g.versions)) });
+      return reply.send({ kind: 'APIGroupList', apiVersion: 'v1', groups: allGroups().map((g) => groupDoc(g.group, g.versions)) });
     case 'group': {
-      const g = apiGroups().find((x) => x.group === info.group);
+      const g = allGroups().find((x) => x.group === info.group);
       if (!g) throw new ApiError('NotFound', `the server could not find the requested resource (API group ${info.group})`);
       return reply.send({ kind: 'APIGroup', apiVersion: 'v1', ...groupDoc(g.group, g.versions) });
     }
     case 'resources': {
+      const virtual = VIRTUAL.find((v) => v.group === info.group && v.version === info.version);
+      if (virtual) return reply.send({ kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${virtual.group}/${virtual.version}`, resources: virtual.resources });
       const served = RESOURCES.filter((r) => r.group === info.group && r.version === info.version);
       if (!served.length) {
         throw new ApiError('NotFound', `the server could not find the requested resource (${info.group ? `${info.group}/` : ''}${info.version})`);

@@ -16,6 +16,7 @@ import { registerInspectRoutes } from './inspect.routes.js';
 import { registerUiRoutes, UI_PATHS } from './ui.routes.js';
 import { BODY_LIMIT, registerContentTypes } from './content.js';
 import { registerDiscoveryRoutes } from './discovery.routes.js';
+import { registerAccessReviewRoutes } from './access-review.routes.js';
 import { registerResourceRoutes } from './resources.routes.js';
 import { chooseExecProtocol } from './streams/exec.js';
 
@@ -89,6 +90,7 @@ export function buildHttpServer(opts: HttpOptions): FastifyInstance {
     reply.code(404).send(e.toStatus());
   });
   registerDiscoveryRoutes(app);
+  registerAccessReviewRoutes(app, opts.authenticator ? opts.authorizer : undefined);
   // Routes that may upgrade (pods/exec) are declared once the WebSocket plugin is in.
   app.register(websocket, { options: { handleProtocols: chooseExecProtocol, maxPayload: 1024 * 1024 } });
   app.register(async (scope) => registerResourceRoutes(scope, opts.registry));

@@ -168,6 +168,11 @@ const MESSAGES: Record<string, Record<number, string>> = {
   ClusterRoleBinding: { 1: 'metadata:ObjectMeta', 2: 'subjects:Subject[]', 3: 'roleRef:RoleRef' },
   Subject: { 1: 'kind', 2: 'apiGroup', 3: 'name', 4: 'namespace' },
   RoleRef: { 1: 'apiGroup', 2: 'kind', 3: 'name' },
+  // k8s.io/api/authorization/v1 (`kubectl auth can-i`)
+  SelfSubjectAccessReview: { 1: 'metadata:ObjectMeta', 2: 'spec:SelfSubjectAccessReviewSpec' },
+  SelfSubjectAccessReviewSpec: { 1: 'resourceAttributes:ResourceAttributes', 2: 'nonResourceAttributes:NonResourceAttributes' },
+  ResourceAttributes: { 1: 'namespace', 2: 'verb', 3: 'group', 4: 'version', 5: 'resource', 6: 'subresource', 7: 'name' },
+  NonResourceAttributes: { 1: 'path', 2: 'verb' },
 };
 
 /** The kinds a body may carry: each is its own message above. */
@@ -184,6 +189,7 @@ const TOP_LEVEL = new Set([
   'ClusterRole',
   'RoleBinding',
   'ClusterRoleBinding',
+  'SelfSubjectAccessReview',
 ]);
 
 type FieldSpec = { name: string; type: string; repeated: boolean; pointer: boolean };
