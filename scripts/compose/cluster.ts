@@ -15,11 +15,12 @@ async function main(): Promise<number> {
   const c = composeCluster();
   const log = (line: string) => process.stderr.write(`cluster: ${line}\n`);
   switch (verb) {
-    case 'up':
-      await composeUp(c, { build: flags.includes('--build'), log });
+    case 'up': {
+      const { viewerToken } = await composeUp(c, { build: flags.includes('--build'), log });
       process.stdout.write(
         [
-          `The compose cluster ${c.name} is up: API through haproxy at ${c.api}.`,
+          `The compose cluster ${c.name} is up: API through haproxy at ${c.api} (HTTPS; the kubeconfig holds the CA and the admin certificate).`,
+          `  dashboard ${c.api}/ui#token=${viewerToken}`,
           `  export KUBECONFIG=${c.kubeconfigPath}`,
           '  kubectl get nodes -o wide',
           '  npm run cluster:status',
@@ -27,6 +28,7 @@ async function main(): Promise<number> {
         ].join('\n'),
       );
       return status(c.kubeconfigPath);
+    }
     case 'status':
       return status(c.kubeconfigPath);
     case 'down':

@@ -10,11 +10,14 @@
  *   await composeUp(c); ... await composeDown(c);
  */
 import { execFile, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { ClusterStatus } from '../../services/apiserver/cluster-status/index.js';
-import { fetchText } from '../../services/lib/fetch/index.js';
+import { fetchText, type TlsClientOptions } from '../../services/lib/fetch/index.js';
+import { ensureTokenFile, MASTERS_GROUP } from '../../services/apiserver/authn/index.js';
+import { VIEWERS_GROUP } from '../../services/apiserver/authz/index.js';
+import { VIEWER_USER } from '../../services/up/credentials.js';
 import { kubeconfig } from '../../services/up/kubeconfig.js';
 import { ELECTIONS_BUCKET } from '../../services/lib/leader-election/index.js';
 import {
@@ -34,6 +37,12 @@ const run = promisify(execFile);
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const MASTERS = [1, 2, 3] as const;
+/** The admin's client certificate in the cluster's pki (CN keelson-admin, O system:masters). */
+const ADMIN_CERT = 'admin';
+/** The CN haproxy's client certificate has: the API servers trust its X-Remote-* headers (--requestheader-allowed-names). */
+export const FRONT_PROXY = 'front-proxy';
+/** Names pods and tools reach the API servers by. */
+const SERVICE_NAMES = ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', '10.96.0.1'];
 export const WORKERS = ['worker-1', 'worker-2'] as const;
 
 export type ComposeCluster = {
@@ -41,8 +50,10 @@ export type ComposeCluster = {
   name: string;
   /** haproxy's port on 127.0.0.1. */
   apiPort: number;
-  /** `http://127.0.0.1:<apiPort>`, through haproxy. */
+  /** `https://127.0.0.1:<apiPort>`, through haproxy. */
   api: string;
+  /** The cluster CA and the admin's client certificate (read once the cluster's pki exists). */
+  tls(): TlsClientOptions;
   /** Host folder of the workers' node data (bind-mounted at the same path). */
   dataDir: string;
   kubeconfigPath: string;
@@ -58,7 +69,18 @@ export function composeCluster(o: ClusterOptions = {}): ComposeCluster {
   const apiPort = o.apiPort ?? Number(process.env.KEELSON_API_PORT ?? 6443);
   const dataDir = resolve(o.dataDir ?? process.env.KEELSON_COMPOSE_DATA ?? join(ROOT, '.keelson', 'compose'));
   const env = { ...process.env, KEELSON_CLUSTER: name, KEELSON_API_PORT: String(apiPort), KEELSON_COMPOSE_DATA: dataDir };
-  return { name, apiPort, api: `http://127.0.0.1:${apiPort}`, dataDir, kubeconfigPath: o.kubeconfigPath ?? join(dataDir, 'kubeconfig'), env };
+  const pkiDir = join(dataDir, name, 'pki');
+  let tls: TlsClientOptions | undefined;
+  const read = (f: string) => readFileSync(join(pkiDir, f), 'utf8');
+  return {
+    name,
+    apiPort,
+    api: `https://127.0.0.1:${apiPort}`,
+    tls: () => (tls ??= { ca: read('ca.crt'), cert: read(`${ADMIN_CERT}.crt`), key: read(`${ADMIN_CERT}.key`) }),
+    dataDir,
+    kubeconfigPath: o.kubeconfigPath ?? join(dataDir, 'kubeconfig'),
+    env,
+  };
 }
 
 /** The node name of a worker service, as its kubelet registers it. */
@@ -115,30 +137,33 @@ export type UpOptions = {
   log?: (line: string) => void;
 };
 
-/** Starts the cluster (or the parts that are not running) and waits until it serves; writes the kubeconfig. */
-export async function composeUp(c: ComposeCluster, o: UpOptions = {}): Promise<void> {
+/** Starts the cluster (or the parts that are not running) and waits until it serves; writes the kubeconfig. Returns the dashboard's viewer token. */
+export async function composeUp(c: ComposeCluster, o: UpOptions = {}): Promise<{ viewerToken: string }> {
   const log = o.log ?? (() => undefined);
   for (const w of WORKERS) mkdirSync(join(c.dataDir, c.name, w), { recursive: true });
-  const made = preparePki(c);
+  const { made, viewerToken } = preparePki(c);
   if (made.length) log(`made: ${made.join(', ')}`);
   await buildImages(log);
   log(`starting the compose project ${c.name}`);
   await compose(c, ['up', '-d', ...(o.build ? ['--build'] : [])]);
   writeKubeconfig(c);
   await waitServing(c, o.timeoutMs ?? 120_000, log);
+  return { viewerToken };
 }
 
 /**
- * The cluster's CA, NATS's certificate and each component's NATS user, made on
+ * The cluster's CA, the certificates and each component's NATS user, made on
  * first start in DATA/<name>/pki and kept (lib/pki, lib/nats-auth); then what
  * each container is given, and nothing more, in DATA/<name>/mounts/<who>
  * (mounted at /etc/keelson): the nats-servers their config (TLS for clients
  * and routes, the users and their permissions), certificate and key; the
- * masters the CA and the API server's, scheduler's and controller-manager's
- * credentials; each worker the CA and its node's own credential. Returns what
- * it made now.
+ * masters the CA, the API servers' serving certificate and the API server's,
+ * scheduler's and controller-manager's NATS credentials; haproxy its serving
+ * certificate and the front proxy's client certificate; each worker the CA and
+ * its node's own NATS credential. Returns what it made now, and the read-only
+ * viewer's bearer token (for the dashboard link).
  */
-export function preparePki(c: ComposeCluster): string[] {
+export function preparePki(c: ComposeCluster): { made: string[]; viewerToken: string } {
   const home = join(c.dataDir, c.name);
   const pki = new ClusterPki(join(home, 'pki'));
   const nodes = WORKERS.map((w) => nodeName(c, w));
@@ -147,9 +172,17 @@ export function preparePki(c: ComposeCluster): string[] {
     hosts: ['nats-1', 'nats-2', 'nats-3', 'localhost', '127.0.0.1'],
     buckets: { store: DEFAULT_BUCKET, elections: ELECTIONS_BUCKET },
   });
+  const apiserver = pki.ensure('apiserver', {
+    commonName: 'keelson-apiserver',
+    hosts: [...MASTERS.map((n) => `master-${n}`), 'localhost', '127.0.0.1', ...SERVICE_NAMES],
+    usage: 'server',
+  });
+  const haproxy = pki.ensure('haproxy', { commonName: 'keelson-haproxy', hosts: ['haproxy', 'localhost', '127.0.0.1', ...SERVICE_NAMES], usage: 'server' });
+  const frontProxy = pki.ensure(FRONT_PROXY, { commonName: FRONT_PROXY, usage: 'client' });
+  pki.ensure(ADMIN_CERT, { commonName: ADMIN_USER, organizations: [MASTERS_GROUP], usage: 'client' });
+  // Written in place (a running container keeps seeing its folder; the API servers read tokens.csv again when it changes).
   const mount = (who: string) => {
     const dir = join(home, 'mounts', who);
-    rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     copyFileSync(pki.ca.certFile, join(dir, 'ca.crt'));
     return dir;
@@ -170,11 +203,35 @@ export function preparePki(c: ComposeCluster): string[] {
       secured.authorization(),
     ].join('\n'),
   );
+  // A read-only user for the dashboard link, as keelson up has one.
+  const viewer = ensureTokenFile(join(home, 'pki', 'tokens.csv'), [{ name: VIEWER_USER, groups: [VIEWERS_GROUP] }]).get(VIEWER_USER)!;
   const master = mount('master');
-  mkdirSync(join(master, 'nats'));
+  copyFileSync(join(home, 'pki', 'tokens.csv'), join(master, 'tokens.csv'));
+  copyFileSync(apiserver.certFile, join(master, 'apiserver.crt'));
+  copyFileSync(apiserver.keyFile, join(master, 'apiserver.key'));
+  mkdirSync(join(master, 'nats'), { recursive: true });
   for (const user of [APISERVER_USER, SCHEDULER_USER, CONTROLLER_MANAGER_USER]) writeNatsCredential(join(master, 'nats', credentialsFileName(user)), secured.credential(user));
   for (const w of WORKERS) writeNatsCredential(join(mount(w), 'nats.json'), secured.credential(nodeUser(nodeName(c, w))));
-  return pki.issued;
+  // haproxy wants each certificate and its key in one PEM file.
+  const lb = mount('haproxy');
+  writeFileSync(join(lb, 'haproxy.pem'), haproxy.cert + haproxy.key, { mode: 0o600 });
+  writeFileSync(join(lb, 'front-proxy.pem'), frontProxy.cert + frontProxy.key, { mode: 0o600 });
+  handTo(lb, HAPROXY_UID);
+  return { made: pki.issued, viewerToken: viewer };
+}
+
+/** haproxy runs as its image's user: uid 99 in the official image, and in the one scripts/build-images.sh lays out like it. */
+const HAPROXY_UID = 99;
+
+/** Makes a mount folder and its files `uid`'s (the container's user); not being root, readable by all instead. */
+function handTo(dir: string, uid: number): void {
+  const files = readdirSync(dir).map((f) => join(dir, f));
+  try {
+    for (const p of [dir, ...files]) chownSync(p, uid, uid);
+  } catch {
+    chmodSync(dir, 0o755);
+    for (const f of files) chmodSync(f, 0o644);
+  }
 }
 
 /** `scripts/build-images.sh all`: the offline base images when missing, and keelson:dev (its layer cache makes an unchanged tree ~1 s). */
@@ -193,9 +250,11 @@ export async function buildImages(log: (line: string) => void = () => undefined)
   });
 }
 
+/** The admin's kubeconfig: haproxy's address, the cluster CA, the admin's client certificate. */
 export function writeKubeconfig(c: ComposeCluster): void {
   mkdirSync(resolve(c.kubeconfigPath, '..'), { recursive: true });
-  writeFileSync(c.kubeconfigPath, kubeconfig({ server: c.api, name: c.name }));
+  const { ca, cert, key } = c.tls();
+  writeFileSync(c.kubeconfigPath, kubeconfig({ server: c.api, name: c.name, ca, credential: { cert: cert!, key: key! }, user: ADMIN_USER }), { mode: 0o600 });
 }
 
 /** Until haproxy answers /readyz, all three API servers report in, and every worker's Node is Ready (bounded). */
@@ -205,9 +264,9 @@ export async function waitServing(c: ComposeCluster, timeoutMs: number, log: (li
   let said = '';
   while (Date.now() < deadline) {
     try {
-      const readyz = await fetchText(`${c.api}/readyz`, {}, 2_000);
+      const readyz = await fetchText(`${c.api}/readyz`, {}, 2_000, c.tls());
       if (readyz.status !== 200) throw new Error(`/readyz through haproxy: ${readyz.status}`);
-      const status = JSON.parse((await fetchText(`${c.api}/keelson/v1/status`, {}, 8_000)).text) as ClusterStatus;
+      const status = JSON.parse((await fetchText(`${c.api}/keelson/v1/status`, {}, 8_000, c.tls())).text) as ClusterStatus;
       const ready = new Set(status.nodes?.items?.filter((n) => n.ready === 'True').map((n) => n.name));
       const notReady = WORKERS.map((w) => nodeName(c, w)).filter((n) => !ready.has(n));
       const masters = new Set(status.masters?.items?.map((m) => m.hostname));

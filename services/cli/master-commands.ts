@@ -33,6 +33,9 @@ export const MASTER_HELP = `  server             One master's control plane: the
       --client-ca-file F  accept client certificates this CA signed (CN = user, O = groups)
       --token-auth-file F bearer tokens, one "token,user,uid,\"group1,group2\"" per line (read again when
                           it changes); with either of these two, a request without valid credentials gets 401
+      --requestheader-allowed-names N[,N]  client certificate CNs of authenticating proxies (a load balancer
+                          that checked the user): their X-Remote-User / X-Remote-Group headers name the user,
+                          and only their Keelson-Request-Id is trusted
 `;
 
 const APISERVER_FLAGS = {
@@ -49,6 +52,7 @@ const APISERVER_FLAGS = {
   'tls-private-key-file': { type: 'string' },
   'client-ca-file': { type: 'string' },
   'token-auth-file': { type: 'string' },
+  'requestheader-allowed-names': { type: 'string' },
 } as const;
 
 type ApiserverValues = { [K in keyof typeof APISERVER_FLAGS]?: (typeof APISERVER_FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
@@ -76,6 +80,8 @@ function securityOptions(values: ApiserverValues): Pick<ApiServerOptions, 'tls' 
   const key = values['tls-private-key-file'];
   const clientCA = values['client-ca-file'];
   const tokenAuthFile = values['token-auth-file'];
+  const proxies = values['requestheader-allowed-names']?.split(',').map((n) => n.trim()).filter(Boolean);
+  if (proxies?.length && !clientCA) throw new Error('--requestheader-allowed-names needs --client-ca-file: the proxy is known by its client certificate');
   if (Boolean(cert) !== Boolean(key)) throw new Error('--tls-cert-file and --tls-private-key-file go together');
   if (clientCA && !cert) throw new Error('--client-ca-file needs HTTPS: give --tls-cert-file and --tls-private-key-file too');
   // Bearer tokens over plain HTTP can be read by anyone on the way.
@@ -91,7 +97,7 @@ function securityOptions(values: ApiserverValues): Pick<ApiServerOptions, 'tls' 
     ...(cert && key
       ? { tls: { cert: read(cert, '--tls-cert-file'), key: read(key, '--tls-private-key-file'), ...(clientCA ? { clientCA: read(clientCA, '--client-ca-file') } : {}) } }
       : {}),
-    ...(clientCA || tokenAuthFile ? { authentication: { tokenAuthFile } } : {}),
+    ...(clientCA || tokenAuthFile ? { authentication: { tokenAuthFile, ...(proxies?.length ? { requestHeader: { allowedNames: proxies } } : {}) } } : {}),
   };
 }
 

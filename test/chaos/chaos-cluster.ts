@@ -13,10 +13,13 @@ import { freePort } from '../../services/lib/nats-server/index.js';
 import { fetchText } from '../../services/lib/fetch/index.js';
 import { until } from '../harness/wait.js';
 import { composeCluster, composeDown, composeUp, type ComposeCluster } from '../../scripts/compose/compose-cluster.js';
+import type { ApiEndpoint } from './write-load.js';
 
 const run = promisify(execFile);
 
 export type ChaosCluster = ComposeCluster & {
+  /** The API through haproxy as the admin (HTTPS, the cluster CA, the admin's certificate): for write loads. */
+  http: ApiEndpoint;
   /** Runs kubectl through haproxy; resolves with its exit code and output (never rejects). */
   kubectl(args: string[], opts?: { stdin?: string; timeoutMs?: number }): Promise<{ code: number; stdout: string; stderr: string }>;
   /** GET of an API path through haproxy, parsed; rejects on a non-2xx answer. */
@@ -46,6 +49,7 @@ export async function startChaosCluster(t: Hooks, name: string): Promise<ChaosCl
   const env = { PATH: process.env.PATH, HOME: home, KUBECONFIG: base.kubeconfigPath };
   return {
     ...base,
+    http: { url: base.api, tls: base.tls() },
     log,
     kubectl: async (args, opts = {}) => {
       const child = run('kubectl', args, { env, timeout: opts.timeoutMs ?? 20_000 });
@@ -62,7 +66,7 @@ export async function startChaosCluster(t: Hooks, name: string): Promise<ChaosCl
       // As a client should: a 503 (an API server whose cache is catching up after a failover) is tried again, for up to 30 s.
       const deadline = Date.now() + 30_000;
       for (;;) {
-        const { status, text } = await fetchText(`${base.api}${path}`, {}, 10_000);
+        const { status, text } = await fetchText(`${base.api}${path}`, {}, 10_000, base.tls());
         if (status === 503 && Date.now() < deadline) {
           await new Promise((r) => setTimeout(r, 500));
           continue;

@@ -24,7 +24,7 @@ test('the whole cluster restarted: every object back, running pods adopted, not 
     });
     const leases = Array.from({ length: 20 }, (_, i) => `kept-${i}`);
     for (const name of leases) {
-      const res = await createLease(c.api, NS, name, 'restart-test');
+      const res = await createLease(c.http, NS, name, 'restart-test');
       assert.equal(res.status, 201, res.text);
     }
     const containersBefore = (await podContainers(c)).sort();
@@ -33,7 +33,7 @@ test('the whole cluster restarted: every object back, running pods adopted, not 
 
     // The load runs through the restart: writes fail while no API server is up,
     // and every one acknowledged before or after must be there at the end.
-    const load = startWriteLoad({ api: c.api, namespace: NS, rate: 50, timeoutMs: 15_000 });
+    const load = startWriteLoad({ api: c.http, namespace: NS, rate: 50, timeoutMs: 15_000 });
     let report: LoadReport;
     let stoppedMs: number;
     let servingMs: number;

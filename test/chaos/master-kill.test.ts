@@ -37,7 +37,7 @@ test('kill -9 one master under load: no acknowledged write lost, kubectl keeps w
     cm: await waitUntil('a controller-manager leader', 30_000, () => leaseHolder(c, 'kube-controller-manager')),
   };
 
-  const load = startWriteLoad({ api: c.api, namespace: NS, rate: 50 });
+  const load = startWriteLoad({ api: c.http, namespace: NS, rate: 50 });
   const kubectlFailures: string[] = [];
   let kubectlCalls = 0;
   let reading = true;

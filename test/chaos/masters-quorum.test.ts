@@ -23,7 +23,7 @@ type Answer = { name: string; status: number; reason?: string; ms: number };
 async function write(c: ChaosCluster, name: string): Promise<Answer> {
   const t0 = Date.now();
   try {
-    const res = await createLease(c.api, NS, name, 'quorum-test', 60_000);
+    const res = await createLease(c.http, NS, name, 'quorum-test', 60_000);
     const body = (JSON.parse(res.text || '{}') as { kind?: string; reason?: string }) ?? {};
     return { name, status: res.status, ...(body.kind === 'Status' ? { reason: body.reason } : {}), ms: Date.now() - t0 };
   } catch (e) {
@@ -65,7 +65,7 @@ test('two masters stopped: writes refused with a Status, reads answered, all bac
     assert.equal((await c.kubectl(['apply', '-f', c.file('rc.json', sleeperRC('web', NS, 2))])).code, 0);
     await waitUntil('2 pods Running', 90_000, async () => (await runningPods(c, NS, 'web')).length === 2);
 
-    const load = startWriteLoad({ api: c.api, namespace: NS, rate: 50 });
+    const load = startWriteLoad({ api: c.http, namespace: NS, rate: 50 });
     let outage: Outage;
     let report: LoadReport;
     try {

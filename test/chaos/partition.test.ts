@@ -14,6 +14,7 @@ import { test } from 'node:test';
 import { docker, masterContainers } from '../../scripts/compose/compose-cluster.js';
 import { leaseHolder, leaseNames, runningPods, sleeperRC, startChaosCluster, waitUntil } from './chaos-cluster.js';
 import { lostWrites, startWriteLoad } from './write-load.js';
+import { fetchText } from '../../services/lib/fetch/index.js';
 
 const NS = 'chaos';
 
@@ -46,7 +47,7 @@ test('a master cut off the network: it accepts no write, its leaders step down, 
     const containers = { nats: `${c.name}_nats-${victim}_1`, master: `${c.name}_master-${victim}_1` };
     assert.deepEqual((await masterContainers(c, victim)).length, 2);
 
-    const load = startWriteLoad({ api: c.api, namespace: NS, rate: 50 });
+    const load = startWriteLoad({ api: c.http, namespace: NS, rate: 50 });
     let report;
     try {
       await waitUntil('the load to flow', 20_000, async () => load.ackedCount() >= 50);
@@ -103,7 +104,7 @@ test('a master cut off the network: it accepts no write, its leaders step down, 
     // A name missing from the list is looked up on its own: missing from a watch cache is not missing from the store.
     const lost: string[] = [];
     for (const n of notListed) {
-      const res = await fetch(`${c.api}/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/${n}`);
+      const res = await fetchText(`${c.api}/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/${n}`, {}, 10_000, c.tls());
       t.diagnostic(`acknowledged ${n} at rv ${report.acked.get(n)} is not listed; GET says ${res.status}`);
       if (res.status === 404) lost.push(n);
     }

@@ -51,7 +51,7 @@ test('kill -9 a worker: its pods Running elsewhere within 10 s; back, its stale 
       return pods.length === REPLICAS && pods.some((p) => p.spec.nodeName === victim) && pods.some((p) => p.spec.nodeName !== victim);
     });
 
-    const load = startWriteLoad({ api: c.api, namespace: NS, rate: 50 });
+    const load = startWriteLoad({ api: c.http, namespace: NS, rate: 50 });
     let outage: Outage;
     let report: LoadReport;
     try {

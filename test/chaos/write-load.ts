@@ -8,7 +8,7 @@
  * failure counts as one.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fetchText } from '../../services/lib/fetch/index.js';
+import { fetchText, type TlsClientOptions } from '../../services/lib/fetch/index.js';
 
 export type FailedWrite = { name: string; atMs: number; error: string };
 
@@ -36,8 +36,11 @@ export type WriteLoad = {
   stop(): Promise<LoadReport>;
 };
 
+/** Where the load goes: the API's URL and how to be let in. */
+export type ApiEndpoint = { url: string; tls?: TlsClientOptions };
+
 export type WriteLoadOptions = {
-  api: string;
+  api: ApiEndpoint;
   namespace: string;
   /** Writes per second (default 50). */
   rate?: number;
@@ -113,15 +116,16 @@ export function startWriteLoad(o: WriteLoadOptions): WriteLoad {
 }
 
 /** One Lease create through `api`: the answer's status and body. Rejects only when no answer came (network, timeout). */
-export async function createLease(api: string, namespace: string, name: string, holder: string, timeoutMs = 30_000): Promise<{ status: number; text: string }> {
+export async function createLease(api: ApiEndpoint, namespace: string, name: string, holder: string, timeoutMs = 30_000): Promise<{ status: number; text: string }> {
   const { status, text } = await fetchText(
-    `${api}/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
+    `${api.url}/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
     {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec: { holderIdentity: holder, leaseDurationSeconds: 3600 } }),
     },
     timeoutMs,
+    api.tls,
   );
   return { status, text };
 }

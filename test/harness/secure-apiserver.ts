@@ -27,6 +27,8 @@ export async function startSecureApiServer(o: {
   tokens: string[];
   /** Accept client certificates of the cluster CA too. */
   clientCertificates?: boolean;
+  /** Trust authenticating proxies with these client certificate CNs (needs clientCertificates). */
+  requestHeader?: { allowedNames: string[] };
   extra?: Partial<ApiServerOptions>;
 }): Promise<SecureApiServer> {
   const dir = mkdtempSync(join(tmpdir(), 'keelson-secure-'));
@@ -48,7 +50,7 @@ export async function startSecureApiServer(o: {
       host: '127.0.0.1',
       port: 0,
       tls: { cert: serving.cert, key: serving.key, ...(o.clientCertificates ? { clientCA: pki.ca.cert } : {}) },
-      authentication: { tokenAuthFile: tokenFile },
+      authentication: { tokenAuthFile: tokenFile, ...(o.requestHeader ? { requestHeader: o.requestHeader } : {}) },
       ...o.extra,
     });
     return { api, nats, pki, ca: pki.ca.cert, tokenFile, stop };

@@ -34,7 +34,12 @@ describe('apiserver: HTTPS and authentication', () => {
       logged.push(String(chunk));
       return realWrite(chunk as string, ...(rest as []));
     }) as typeof process.stdout.write;
-    server = await startSecureApiServer({ tokens: ['# comment', `${token},bob,bob-uid,"devs,keelson:viewers"`], clientCertificates: true, extra: { logRequests: true } });
+    server = await startSecureApiServer({
+      tokens: ['# comment', `${token},bob,bob-uid,"devs,keelson:viewers"`],
+      clientCertificates: true,
+      requestHeader: { allowedNames: ['front-proxy'] },
+      extra: { logRequests: true },
+    });
     ({ api, tokenFile, ca } = server);
     const cert = server.pki.ensure('admin', { commonName: 'alice', organizations: ['system:masters', 'devs'], usage: 'client' });
     admin = { ca, cert: cert.cert, key: cert.key };
@@ -120,5 +125,29 @@ describe('apiserver: HTTPS and authentication', () => {
     assert.ok(!log.includes(token), 'the token is not in the log');
     assert.ok(!/Bearer/i.test(log), 'no Authorization header is in the log');
     assert.ok(!log.includes('BEGIN'), 'no certificate or key is in the log');
+  });
+
+  test('behind an authenticating proxy: its X-Remote-* headers name the user; anyone else\'s count for nothing', async () => {
+    const proxyCert = server.pki.ensure('front-proxy', { commonName: 'front-proxy', usage: 'client' });
+    const proxy: TlsClientOptions = { ca, cert: proxyCert.cert, key: proxyCert.key };
+    const userCert = server.pki.ensure('carol', { commonName: 'carol', organizations: ['devs'], usage: 'client' });
+    const carol: TlsClientOptions = { ca, cert: userCert.cert, key: userCert.key };
+    const forbiddenFor = (r: { status: number; text: string }, user: string) => {
+      assert.equal(r.status, 403, r.text);
+      assert.match(JSON.parse(r.text).message, new RegExp(`User "${user}" cannot list resource "pods"`));
+    };
+    // The proxy checked dave's certificate; it says so in headers.
+    forbiddenFor(await get(PODS, proxy, { 'x-remote-user': 'dave', 'x-remote-group': 'devs' }), 'dave');
+    assert.equal((await get(PODS, proxy, { 'x-remote-user': 'dave', 'x-remote-group': 'system:masters' })).status, 200);
+    // A user's own certificate with the same headers is that user, not whom the headers name.
+    forbiddenFor(await get(PODS, carol, { 'x-remote-user': 'dave', 'x-remote-group': 'system:masters' }), 'carol');
+    // Through the proxy without those headers: the bearer token it passed on.
+    assert.equal((await get(PODS, proxy, { authorization: `Bearer ${token}` })).status, 200, 'bob views');
+    assertUnauthorized(await get(PODS, proxy), /no credentials/);
+    // A token user's X-Remote-* headers, not through the proxy, count for nothing either.
+    assert.equal((await get(PODS, { ca }, { authorization: `Bearer ${token}`, 'x-remote-user': 'dave', 'x-remote-group': 'system:masters' })).status, 200);
+    const asBob = await fetchText(`${api.url}${PODS}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'x-remote-user': 'dave', 'x-remote-group': 'system:masters', 'content-type': 'application/json' }, body: '{"metadata":{"name":"x"}}' }, 10_000, { ca });
+    assert.equal(asBob.status, 403, asBob.text);
+    assert.match(JSON.parse(asBob.text).message, /User "bob" cannot create/);
   });
 });

@@ -8,8 +8,16 @@
  * refused and the tokens before it stay; a file taken away revokes them all.
  * Nothing here logs or answers a credential.
  *
+ * Behind an authenticating proxy (Kubernetes' `--requestheader-*`, the compose
+ * cluster's haproxy): a request whose connection shows a verified client
+ * certificate with a CN of `requestHeader.allowedNames` is the proxy's, and
+ * the user is what its X-Remote-User / X-Remote-Group headers say (the proxy
+ * checked the user's own certificate); without those headers, the user's
+ * bearer token, passed on, is checked here. Anyone else's X-Remote-* headers
+ * count for nothing.
+ *
  *   const authn = new Authenticator({ tokenAuthFile: 'tokens.csv', clientCertificates: true, log });
- *   const who = authn.authenticate(req.headers.authorization, req.raw.socket); // UserInfo | string (why not)
+ *   const who = authn.authenticate(req.raw.headersDistinct, req.raw.socket); // Authenticated | string (why not)
  */
 import { readFileSync, statSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -25,10 +33,20 @@ export type AuthenticationOptions = {
   tokenAuthFile?: string;
   /** Trust client certificates the TLS server verified (it was given `--client-ca-file`). */
   clientCertificates?: boolean;
+  /** `--requestheader-allowed-names`: the CNs of the authenticating proxies' client certificates (needs clientCertificates). */
+  requestHeader?: { allowedNames: string[] };
   log?: (message: string) => void;
 };
 
 const RELOAD_CHECK_MS = 1_000;
+
+/** Kubernetes' default request headers for an authenticating proxy. */
+export const REMOTE_USER_HEADER = 'x-remote-user';
+export const REMOTE_GROUP_HEADER = 'x-remote-group';
+
+/** Who made a request, and whether it came through an authenticating proxy (whose other headers may be trusted too). */
+export type Authenticated = { user: UserInfo; viaProxy: boolean };
+type Headers = Record<string, string[] | undefined>;
 
 export class Authenticator {
   private tokens: TokenTable = new Map();
@@ -41,18 +59,22 @@ export class Authenticator {
   }
 
   /** The user, or why the request is not anyone (for 401's message: never the credential itself). */
-  authenticate(authorization: string | undefined, socket: Socket): UserInfo | string {
-    // As Kubernetes' union of authenticators: the client certificate first, then the token; the first that names a user wins.
-    if (this.opts.clientCertificates) {
-      const user = certificateUser(socket as TLSSocket);
-      if (user) return withAuthenticated(user);
-    }
+  authenticate(headers: Headers, socket: Socket): Authenticated | string {
+    const as = (user: UserInfo, viaProxy = false): Authenticated => ({ user: withAuthenticated(user), viaProxy });
+    // As Kubernetes' union of authenticators: the proxy's headers, the client certificate, then the token; the first that names a user wins.
+    const certificate = this.opts.clientCertificates ? certificateUser(socket as TLSSocket) : undefined;
+    const viaProxy = certificate !== undefined && (this.opts.requestHeader?.allowedNames.includes(certificate.name) ?? false);
+    if (viaProxy) {
+      const name = headers[REMOTE_USER_HEADER]?.[0];
+      if (name) return as({ name, groups: headers[REMOTE_GROUP_HEADER] ?? [] }, true);
+    } else if (certificate) return as(certificate);
+    const authorization = headers.authorization?.[0];
     if (authorization !== undefined) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
       if (!m) return 'the Authorization header is not "Bearer <token>"';
       if (this.opts.tokenAuthFile) this.reload(false);
       const user = this.tokens.get(tokenDigest(m[1]!));
-      return user ? withAuthenticated(user) : 'the bearer token is not valid';
+      return user ? as(user, viaProxy) : 'the bearer token is not valid';
     }
     return 'no credentials: send a bearer token or a client certificate signed by the cluster CA';
   }

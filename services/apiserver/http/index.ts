@@ -38,6 +38,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The authenticated caller (undefined when the server runs without authentication, or on a public path). */
     user?: UserInfo;
+    /** It came through an authenticating proxy (the load balancer), whose Keelson-Request-Id is trusted. */
+    viaProxy?: boolean;
   }
 }
 
@@ -75,7 +77,10 @@ export function buildHttpServer(opts: HttpOptions): FastifyInstance {
   if (opts.authenticator && opts.authorizer) authorizeEveryRequest(app, opts.authorizer);
   // A request replayed by the load balancer after its first API server died keeps
   // its id, and so do its store writes: the replay finds its own write (store/write-ids.ts).
-  app.addHook('onRequest', (req, _reply, done) => withRequestId(req.headers[REQUEST_ID_HEADER], done));
+  // With authentication, only the load balancer (an authenticating proxy) may name requests:
+  // a client's own id could otherwise claim another request's writes.
+  const trustsRequestId = (req: FastifyRequest) => !opts.authenticator || req.viaProxy === true;
+  app.addHook('onRequest', (req, _reply, done) => withRequestId(trustsRequestId(req) ? req.headers[REQUEST_ID_HEADER] : undefined, done));
   app.setErrorHandler((err: FastifyError | ApiError, _req, reply) => {
     const apiErr = fromFastifyError(err);
     logServerFailure('apiserver: request failed', apiErr, err);
@@ -130,9 +135,10 @@ function authenticateEveryRequest(app: FastifyInstance, authenticator: Authentic
   app.decorateRequest('user', undefined);
   app.addHook('onRequest', (req: FastifyRequest, reply, done) => {
     if (PUBLIC_PATHS.has(req.url.split('?')[0]!.replace(/(.)\/+$/, '$1'))) return done();
-    const who = authenticator.authenticate(req.headers.authorization, req.raw.socket);
+    const who = authenticator.authenticate(req.raw.headersDistinct, req.raw.socket);
     if (typeof who !== 'string') {
-      req.user = who;
+      req.user = who.user;
+      req.viaProxy = who.viaProxy;
       return done();
     }
     reply.code(401).type('application/json').send(new ApiError('Unauthorized', `Unauthorized: ${who}`).toStatus());
