@@ -19,11 +19,13 @@ import { fetchText } from '../../services/lib/fetch/index.js';
 const NS = 'chaos';
 
 /** A Lease create sent from inside a master's own container to its own API server: the HTTP status and Status reason. */
+/** A Lease create on the master's own API server (HTTPS, as the admin: CA, CERT and KEY in the environment); prints status and reason. */
 const WRITE_INSIDE = `
-fetch('http://127.0.0.1:6443/apis/coordination.k8s.io/v1/namespaces/${NS}/leases', {
-  method: 'POST', headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: process.argv[1] }, spec: { holderIdentity: 'isolated' } }),
-}).then(async (r) => console.log(JSON.stringify({ status: r.status, reason: (await r.json()).reason })), (e) => console.log(JSON.stringify({ status: 0, reason: String(e) })));
+const req = require('node:https').request('https://127.0.0.1:6443/apis/coordination.k8s.io/v1/namespaces/${NS}/leases', {
+  method: 'POST', headers: { 'content-type': 'application/json' }, ca: process.env.CA, cert: process.env.CERT, key: process.env.KEY,
+}, (r) => { let b = ''; r.on('data', (d) => (b += d)); r.on('end', () => console.log(JSON.stringify({ status: r.statusCode, reason: JSON.parse(b).reason }))); });
+req.on('error', (e) => console.log(JSON.stringify({ status: 0, reason: String(e) })));
+req.end(JSON.stringify({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: process.argv[1] }, spec: { holderIdentity: 'isolated' } }));
 `;
 
 /** Whether each election's candidate in a master's container leads (1) or not (0), from its metrics. */
@@ -78,7 +80,9 @@ test('a master cut off the network: it accepts no write, its leaders step down, 
         throw e;
       });
       const movedMs = Date.now() - cutAt;
-      const inside = JSON.parse(await docker(['exec', containers.master, 'node', '-e', WRITE_INSIDE, 'isolated-write'], 60_000)) as { status: number; reason?: string };
+      const tls = c.tls();
+      const asAdmin = ['-e', `CA=${tls.ca}`, '-e', `CERT=${tls.cert}`, '-e', `KEY=${tls.key}`];
+      const inside = JSON.parse(await docker(['exec', ...asAdmin, containers.master, 'node', '-e', WRITE_INSIDE, 'isolated-write'], 60_000)) as { status: number; reason?: string };
       t.diagnostic(
         `cut master-${victim}: it stopped leading ${(steppedDownMs / 1000).toFixed(1)} s after the cut (seen from inside); ` +
           `scheduler ${leader} → ${moved} seen after ${(movedMs / 1000).toFixed(1)} s; a write inside the isolated master: ${inside.status} ${inside.reason ?? ''}`,
