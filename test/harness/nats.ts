@@ -6,8 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startNatsCluster, startNatsServer } from '../../services/lib/nats-server/index.js';
-import { connectNats, type NatsConnection } from '../../services/lib/nats/index.js';
+import { startNatsCluster, startNatsServer, type NatsServerOptions } from '../../services/lib/nats-server/index.js';
+import { connectNats, type NatsAddress, type NatsConnection } from '../../services/lib/nats/index.js';
 import { Store } from '../../services/lib/store/index.js';
 
 export type Topology = 'single' | 'cluster';
@@ -24,15 +24,27 @@ export type TestNats = {
 
 type Hooks = { after(fn: () => Promise<void> | void): void };
 
-export async function startTestNats(t: Hooks, topology: Topology = 'single'): Promise<TestNats> {
-  const dir = mkdtempSync(join(tmpdir(), 'keelson-nats-'));
-  const cluster =
-    topology === 'single'
-      ? await (async () => {
-          const s = await startNatsServer({ dataDir: dir });
-          return { urls: [s.url], stop: () => s.stop() };
-        })()
-      : await startNatsCluster(dir, 3);
+/**
+ * nats-server(s) in `dir` with `shared` config (TLS, authorization), stopped,
+ * with every connection made through `connect` and the folder, when the test
+ * ends. The front door of both harnesses (this file's and secure-nats.ts).
+ */
+export async function startNatsIn(
+  t: Hooks,
+  dir: string,
+  topology: Topology,
+  shared: Pick<NatsServerOptions, 'tls' | 'extraConfig'> = {},
+): Promise<{ urls: string[]; connect(address: NatsAddress, name: string): Promise<NatsConnection>; stop(): Promise<void> }> {
+  let cluster: { urls: string[]; stop(): Promise<void> };
+  try {
+    cluster =
+      topology === 'single'
+        ? await startNatsServer({ dataDir: dir, ...shared }).then((s) => ({ urls: [s.url], stop: () => s.stop() }))
+        : await startNatsCluster(dir, 3, 'keelson', shared);
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   const conns: NatsConnection[] = [];
   let stopped = false;
   const stop = async () => {
@@ -43,14 +55,23 @@ export async function startTestNats(t: Hooks, topology: Topology = 'single'): Pr
     rmSync(dir, { recursive: true, force: true });
   };
   t.after(stop);
-  const replicas = topology === 'single' ? 1 : 3;
-  const connect = async (name = 'test') => {
-    const nc = await connectNats(cluster.urls, name);
-    conns.push(nc);
-    return nc;
-  };
   return {
     urls: cluster.urls,
+    connect: async (address, name) => {
+      const nc = await connectNats(address, name);
+      conns.push(nc);
+      return nc;
+    },
+    stop,
+  };
+}
+
+export async function startTestNats(t: Hooks, topology: Topology = 'single'): Promise<TestNats> {
+  const servers = await startNatsIn(t, mkdtempSync(join(tmpdir(), 'keelson-nats-')), topology);
+  const replicas = topology === 'single' ? 1 : 3;
+  const connect = (name = 'test') => servers.connect(servers.urls, name);
+  return {
+    urls: servers.urls,
     replicas,
     connect,
     store: async (bucket = 'keelson') => {
@@ -65,6 +86,6 @@ export async function startTestNats(t: Hooks, topology: Topology = 'single'): Pr
         }
       }
     },
-    stop,
+    stop: servers.stop,
   };
 }

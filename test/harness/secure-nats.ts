@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ELECTIONS_BUCKET } from '../../services/lib/leader-election/index.js';
 import { securedNats, type SecuredNats } from '../../services/lib/nats-auth/index.js';
-import { startNatsCluster, startNatsServer } from '../../services/lib/nats-server/index.js';
-import { connectNats, type NatsConnection, type NatsTarget } from '../../services/lib/nats/index.js';
+import type { NatsConnection, NatsTarget } from '../../services/lib/nats/index.js';
 import { ClusterPki } from '../../services/lib/pki/index.js';
 import { DEFAULT_BUCKET } from '../../services/lib/store/index.js';
+import { startNatsIn } from './nats.js';
 
 export type SecureTestNats = {
   urls: string[];
@@ -35,37 +35,17 @@ export async function startSecureTestNats(
     hosts: ['127.0.0.1', 'localhost'],
     buckets: { store: DEFAULT_BUCKET, elections: ELECTIONS_BUCKET },
   });
-  const options = { tls: secured.tls, extraConfig: secured.authorization() };
-  let servers: { urls: string[]; stop(): Promise<void> };
-  try {
-    servers =
-      topology === 'single'
-        ? await startNatsServer({ dataDir: join(dir, 'nats'), ...options }).then((s) => ({ urls: [s.url], stop: () => s.stop() }))
-        : await startNatsCluster(join(dir, 'nats'), 3, 'keelson', options);
-  } catch (e) {
+  const servers = await startNatsIn(t, join(dir, 'nats'), topology, { tls: secured.tls, extraConfig: secured.authorization() }).catch((e: unknown) => {
     rmSync(dir, { recursive: true, force: true });
     throw e;
-  }
-  const conns: NatsConnection[] = [];
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    await Promise.all(conns.map((c) => c.close().catch(() => undefined)));
-    await servers.stop();
-    rmSync(dir, { recursive: true, force: true });
-  };
-  t.after(stop);
+  });
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const target = (user: string) => secured.target(user, servers.urls);
   return {
     urls: servers.urls,
     secured,
     target,
-    connect: async (user) => {
-      const nc = await connectNats(target(user), `test-${user}`);
-      conns.push(nc);
-      return nc;
-    },
-    stop,
+    connect: (user) => servers.connect(target(user), `test-${user}`),
+    stop: servers.stop,
   };
 }

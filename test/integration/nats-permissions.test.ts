@@ -17,7 +17,7 @@ import { decodeMessage, encodeMessage } from '../../services/lib/codec/index.js'
 import { kubeletSubject } from '../../services/lib/kubelet-api/index.js';
 import { APISERVER_USER, apiSubjectFor, createNatsCredential, nodeUser, SCHEDULER_USER } from '../../services/lib/nats-auth/index.js';
 import { connectNats } from '../../services/lib/nats/index.js';
-import type { StoreEvent } from '../../services/lib/store/index.js';
+import { Store, type StoreEvent } from '../../services/lib/store/index.js';
 import { startSecureTestNats } from '../harness/secure-nats.js';
 import { until } from '../harness/wait.js';
 
@@ -116,4 +116,16 @@ test('the shared API subject is refused on a secured cluster, and unknown or pla
   await assert.rejects(connectNats(stranger, 'stranger', { waitForServer: false, timeoutMs: 3_000 }), /Authorization Violation|AUTHORIZATION_VIOLATION|authorization/i);
   const noCa = { servers: nats.urls, credential: nats.secured.credential(NODE_A) };
   await assert.rejects(connectNats(noCa, 'no-ca', { waitForServer: false, timeoutMs: 3_000 }), /certificate|self.signed|TLS|tls/i);
+});
+
+test('a 3-server cluster whose routes take TLS only (both ends verified) forms and replicates the store', { timeout: 90_000 }, async (t) => {
+  const nats = await startSecureTestNats(t, [APISERVER_USER, NODE_A], 'cluster');
+  const nc = await nats.connect(APISERVER_USER);
+  // An R3 bucket needs all three servers routed to each other: over TLS, or not at all.
+  const store = await until('an R3 store on the TLS-routed cluster', () => Store.open(nc, { bucket: 'tls-routes', replicas: 3 }).catch(() => undefined), 30_000);
+  const info = await (await jetstreamManager(nc)).streams.info('KV_tls-routes');
+  assert.equal(info.cluster?.replicas?.length, 2, 'a leader and two replicas');
+  assert.ok(info.cluster?.replicas?.every((r) => r.current), JSON.stringify(info.cluster));
+  await store.kv.put('k', 'v');
+  assert.equal(nc.info?.tls_required, true, 'clients are on TLS too');
 });
