@@ -10,19 +10,21 @@
  *   await composeUp(c); ... await composeDown(c);
  */
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { ClusterStatus } from '../../services/apiserver/cluster-status/index.js';
 import { fetchText, type TlsClientOptions } from '../../services/lib/fetch/index.js';
 import { ensureTokenFile, MASTERS_GROUP } from '../../services/apiserver/authn/index.js';
 import { VIEWERS_GROUP } from '../../services/apiserver/authz/index.js';
-import { VIEWER_USER } from '../../services/up/credentials.js';
+import { SERVICE_NAMES, VIEWER_USER } from '../../services/up/credentials.js';
 import { kubeconfig } from '../../services/up/kubeconfig.js';
 import { ELECTIONS_BUCKET } from '../../services/lib/leader-election/index.js';
 import {
   ADMIN_USER,
   APISERVER_USER,
+  CONTROL_PLANE_USERS,
   CONTROLLER_MANAGER_USER,
   credentialsFileName,
   nodeUser,
@@ -31,6 +33,7 @@ import {
   writeNatsCredential,
 } from '../../services/lib/nats-auth/index.js';
 import { ClusterPki } from '../../services/lib/pki/index.js';
+import { clusterBlock, routeUrl, tlsBlock } from '../../services/lib/nats-server/index.js';
 import { DEFAULT_BUCKET } from '../../services/lib/store/index.js';
 
 const run = promisify(execFile);
@@ -41,8 +44,6 @@ export const MASTERS = [1, 2, 3] as const;
 const ADMIN_CERT = 'admin';
 /** The CN haproxy's client certificate has: the API servers trust its X-Remote-* headers (--requestheader-allowed-names). */
 export const FRONT_PROXY = 'front-proxy';
-/** Names pods and tools reach the API servers by. */
-const SERVICE_NAMES = ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', '10.96.0.1'];
 export const WORKERS = ['worker-1', 'worker-2'] as const;
 
 export type ComposeCluster = {
@@ -168,7 +169,7 @@ export function preparePki(c: ComposeCluster): { made: string[]; viewerToken: st
   const pki = new ClusterPki(join(home, 'pki'));
   const nodes = WORKERS.map((w) => nodeName(c, w));
   const secured = securedNats(pki, join(home, 'pki', 'nats'), {
-    users: [APISERVER_USER, SCHEDULER_USER, CONTROLLER_MANAGER_USER, ADMIN_USER, ...nodes.map(nodeUser)],
+    users: [...CONTROL_PLANE_USERS, ...nodes.map(nodeUser)],
     hosts: ['nats-1', 'nats-2', 'nats-3', 'localhost', '127.0.0.1'],
     buckets: { store: DEFAULT_BUCKET, elections: ELECTIONS_BUCKET },
   });
@@ -190,18 +191,22 @@ export function preparePki(c: ComposeCluster): { made: string[]; viewerToken: st
   const nats = mount('nats');
   copyFileSync(secured.tls.certFile, join(nats, 'tls.crt'));
   copyFileSync(secured.tls.keyFile, join(nats, 'tls.key'));
-  const tls = (indent: string, extra = '') =>
-    `${indent}tls { cert_file: "/etc/keelson/tls.crt", key_file: "/etc/keelson/tls.key", ca_file: "/etc/keelson/ca.crt"${extra} }`;
+  // Routes log in with a secret of their own (kept beside the CA): a certificate of the CA alone opens none.
+  const secretFile = join(home, 'pki', 'route-secret');
+  if (!existsSync(secretFile)) writeFileSync(secretFile, randomBytes(24).toString('base64url'), { mode: 0o600 });
+  const secret = readFileSync(secretFile, 'utf8').trim();
+  const files = { certFile: '/etc/keelson/tls.crt', keyFile: '/etc/keelson/tls.key', caFile: '/etc/keelson/ca.crt' };
   writeFileSync(
     join(nats, 'nats-server.conf'),
     [
       readFileSync(join(ROOT, 'scripts', 'compose', 'nats.conf'), 'utf8'),
-      '# Made by scripts/compose/compose-cluster.ts (preparePki): TLS for clients and routes, the users.',
-      tls(''),
-      // Name, listen address and routes come as flags (docker-compose.yml); routes show certificates both ways.
-      `cluster { ${tls('', ', verify: true')} }`,
+      '# Made by scripts/compose/compose-cluster.ts (preparePki): TLS for clients and routes, the routes, the users.',
+      ...tlsBlock(files),
+      // Every server lists all three routes (its own is dropped); its name comes as a flag (docker-compose.yml).
+      ...clusterBlock({ name: 'keelson', listen: '0.0.0.0:6222', routes: MASTERS.map((n) => routeUrl(`nats-${n}`, 6222, secret)), secret, tls: files }),
       secured.authorization(),
     ].join('\n'),
+    { mode: 0o600 },
   );
   // A read-only user for the dashboard link, as keelson up has one.
   const viewer = ensureTokenFile(join(home, 'pki', 'tokens.csv'), [{ name: VIEWER_USER, groups: [VIEWERS_GROUP] }]).get(VIEWER_USER)!;

@@ -13,6 +13,8 @@ import { resourceForKind } from '../lib/api/resources.js';
 import { NatsInspector } from '../lib/inspect/index.js';
 import { connectNats, natsTarget, onNatsStatus, type NatsAddress, type NatsConnection } from '../lib/nats/index.js';
 import { Store } from '../lib/store/index.js';
+import { ElectionsBucket } from '../lib/leader-election/index.js';
+import { LEADER_TIMING } from '../../statecharts/leader.machine.js';
 import {
   DEFAULT_SERVICE_CLUSTER_IP_RANGE,
   openServiceAllocator,
@@ -124,6 +126,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         inspector.attach(nc);
         store = await Store.open(nc, { bucket: opts.bucket, replicas: opts.replicas ?? 1 });
         const opened = store;
+        // The leader elections' bucket is made here, as every stream is: on a secured NATS no one else may.
+        // One made before with another configuration stays as it is; any other failure is retried with the connection.
+        await ElectionsBucket.open(nc, { leaseMs: LEADER_TIMING.leaseMs, replicas: await storeReplicas(opened) }).catch((e: Error) => {
+          if (!/already in use/.test(e.message)) throw e;
+        });
         await allocator?.stop();
         allocator = await openServiceAllocator(nc, {
           storeBucket: opened.bucket,

@@ -182,6 +182,7 @@ async function cmdKubelet(argv: string[], withProxy: boolean): Promise<void> {
   }
   const log = (m: string) => process.stderr.write(`${m}\n`);
   const dataDir = values['data-dir'] ?? `./.keelson/nodes/${nodeName}`;
+  if (values.join && (values['nats-credentials'] || values['nats-ca'])) fail('--join brings the CA and gets the node its own credentials: drop --nats-credentials and --nats-ca');
   // Joining: the node's own NATS user, kept from an earlier join or asked for now with the join file.
   const nats = values.join ? await joinedTarget(values.join, nodeName, dataDir, values.nats ? natsServers(values.nats) : undefined) : natsFlagTarget(values);
   const agent = await startNodeAgent({

@@ -65,19 +65,22 @@ export function observe(probe: Probe, node: KObject, nowMs: number, graceMs: num
 
 /**
  * The control plane's own heartbeat as the node lifecycle controller hears it:
- * the leaders' Leases in kube-system, written every 2 s through the API and the
- * store and seen through the same watch as the nodes' Leases. While they are not
- * heard the store takes no writes (a stream-leader election after a master dies:
- * 5–8 s on nats-server 2.9.10) or the watch is stalled, and no kubelet can be
- * heard either, so that time is not counted against any node's grace period.
- * Only the silence past `expectedGapMs` counts; never heard, nothing counts (a
- * controller run without leader election).
+ * any Lease seen written — the leaders' own in kube-system are written every
+ * 2 s through the API and the store and seen through the same watch as the
+ * nodes'. While none is heard the store takes no writes (a stream-leader
+ * election after a master dies: 5–8 s on nats-server 2.9.10) or the watch is
+ * stalled, and no kubelet can be heard either, so that time is not counted
+ * against any node's grace period. Only the silence past `expectedGapMs`
+ * counts, and at most MAX_DISCOUNT_MS of it (a control plane gone quiet for
+ * longer is not waited for); never heard, nothing counts (a controller run
+ * without leader election and without nodes).
  */
 export class ControlPlaneClock {
   private lastHeardMs?: number;
   /** Past silences [from, to), oldest first, at most MAX_OUTAGES. */
   private readonly outages: [number, number][] = [];
   private static readonly MAX_OUTAGES = 256;
+  static readonly MAX_DISCOUNT_MS = 60_000;
 
   constructor(private readonly expectedGapMs: number) {}
 
@@ -91,14 +94,14 @@ export class ControlPlaneClock {
     return nowMs - last - this.expectedGapMs;
   }
 
-  /** How much of [fromMs, nowMs) the control plane was silent, the silence still going on included. */
+  /** How much of [fromMs, nowMs) the control plane was silent, the silence still going on included (at most MAX_DISCOUNT_MS). */
   silentMs(fromMs: number, nowMs: number): number {
     if (this.lastHeardMs === undefined) return 0;
     let total = 0;
     for (const [a, b] of [...this.outages, [this.lastHeardMs + this.expectedGapMs, nowMs] as const]) {
       total += Math.max(0, Math.min(b, nowMs) - Math.max(a, fromMs));
     }
-    return total;
+    return Math.min(total, ControlPlaneClock.MAX_DISCOUNT_MS);
   }
 }
 

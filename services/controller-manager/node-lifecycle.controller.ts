@@ -8,9 +8,9 @@
  * the pod's own tolerationSeconds) its pods are evicted, and — as Kubernetes'
  * pod GC does for nodes that cannot finish them — force-deleted, so their
  * controllers make replacements at once. Back to Ready, the taints go.
- * Time in which the control plane could not hear itself (its leaders' Leases in
- * kube-system not seen written: a store election, a stalled watch) does not
- * count against any node's grace period (ControlPlaneClock).
+ * Time in which no Lease at all was seen written (not even the control plane's
+ * own leaders', every 2 s: a store election, a stalled watch) does not count
+ * against any node's grace period (ControlPlaneClock).
  *
  * Handlers only queue node names; `sync(name)` reads the caches, moves the
  * node's actor, and writes what its state asks for with compare-and-swap (a
@@ -73,7 +73,7 @@ class NodeLifecycleController {
   private clusterState: Disruption = 'Normal';
   /** No node is emptied before this (ms): after a full disruption, as if every node had just been heard from. */
   private heldUntil = 0;
-  /** When the control plane itself could not be heard (its leaders' Leases), which no node's grace period counts. */
+  /** When no Lease was seen written (the control plane could not hear itself), which no node's grace period counts. */
   private readonly controlPlane = new ControlPlaneClock(LEASE_MIRROR_MS + 500);
 
   constructor(
@@ -94,7 +94,8 @@ class NodeLifecycleController {
       this.leases.on((ev) => {
         const ns = ev.object.metadata?.namespace;
         if (ns === NODE_LEASE_NAMESPACE) enqueue(ev.object.metadata?.name);
-        if (ns === LEASE_NAMESPACE && ev.type !== 'DELETED') this.heardControlPlane();
+        // Any Lease written is the store and the watch working: the control plane's own leaders' every 2 s.
+        if ((ns === LEASE_NAMESPACE || ns === NODE_LEASE_NAMESPACE) && ev.type !== 'DELETED') this.heardControlPlane();
       }),
       // Pods matter only on an unhealthy node: to evict, to mark not ready.
       this.pods.on((ev) => this.onPod(ev)),
@@ -164,7 +165,7 @@ class NodeLifecycleController {
   private heardControlPlane(): void {
     const silence = this.controlPlane.heard(Date.now());
     if (silence > 0) {
-      this.ctx.log(`node-lifecycle: the control plane's leader Leases were not seen written for ${((silence + LEASE_MIRROR_MS + 500) / 1000).toFixed(1)} s; node heartbeats missed meanwhile do not count`);
+      this.ctx.log(`node-lifecycle: no Lease was seen written for ${((silence + LEASE_MIRROR_MS + 500) / 1000).toFixed(1)} s; node heartbeats missed meanwhile do not count`);
     }
   }
 

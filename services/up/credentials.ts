@@ -13,17 +13,7 @@ import { ensureTokenFile, MASTERS_GROUP } from '../apiserver/authn/index.js';
 import { VIEWERS_GROUP } from '../apiserver/authz/index.js';
 import { ClusterPki, type KeyPairFiles } from '../lib/pki/index.js';
 import { ELECTIONS_BUCKET } from '../lib/leader-election/index.js';
-import {
-  ADMIN_USER as NATS_ADMIN_USER,
-  APISERVER_USER,
-  CONTROLLER_MANAGER_USER,
-  JOIN_USER,
-  nodeUser,
-  PROXY_USER,
-  SCHEDULER_USER,
-  securedNats,
-  type SecuredNats,
-} from '../lib/nats-auth/index.js';
+import { ADMIN_USER, CONTROL_PLANE_USERS, JOIN_USER, nodeUser, PROXY_USER, securedNats, type SecuredNats } from '../lib/nats-auth/index.js';
 import { DEFAULT_BUCKET } from '../lib/store/index.js';
 
 export type ClusterCredentials = {
@@ -43,15 +33,16 @@ export type ClusterCredentials = {
   issued: string[];
 };
 
-export const ADMIN_USER = 'keelson-admin';
+/** The administrator: the admin certificate's CN on HTTP, its NATS user's name on NATS. */
+export { ADMIN_USER };
 export const VIEWER_USER = 'keelson-viewer';
 
 /** The names pods and tools reach the API server by, besides this machine's own. */
-const SERVICE_NAMES = ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', '10.96.0.1'];
+export const SERVICE_NAMES = ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', '10.96.0.1'];
 
 /** The NATS users of a `keelson up` cluster with these nodes. */
 export function natsUsers(nodes: string[]): string[] {
-  return [APISERVER_USER, SCHEDULER_USER, CONTROLLER_MANAGER_USER, PROXY_USER, NATS_ADMIN_USER, JOIN_USER, ...nodes.map(nodeUser)];
+  return [...CONTROL_PLANE_USERS, PROXY_USER, JOIN_USER, ...nodes.map(nodeUser)];
 }
 
 export function clusterCredentials(dataDir: string, host: string, nodes: string[]): ClusterCredentials {

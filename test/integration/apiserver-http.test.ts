@@ -209,12 +209,15 @@ describe('API server over HTTP', () => {
       const apis = await ok('GET', '/apis');
       assert.equal(apis.kind, 'APIGroupList');
       const groups = Object.fromEntries(apis.groups.map((g: Json) => [g.name, g]));
-      assert.deepEqual(Object.keys(groups).sort(), ['apps', 'coordination.k8s.io', 'rbac.authorization.k8s.io']);
+      assert.deepEqual(Object.keys(groups).sort(), ['apps', 'authorization.k8s.io', 'coordination.k8s.io', 'rbac.authorization.k8s.io']);
       assert.deepEqual(groups.apps.preferredVersion, { groupVersion: 'apps/v1', version: 'v1' });
       assert.deepEqual(groups['coordination.k8s.io'].versions, [{ groupVersion: 'coordination.k8s.io/v1', version: 'v1' }]);
       const apps = await ok('GET', '/apis/apps');
       assert.equal(apps.kind, 'APIGroup');
       assert.equal(apps.name, 'apps');
+      // Asked (kubectl auth can-i), never stored: listed for create only.
+      const reviews = await ok('GET', '/apis/authorization.k8s.io/v1');
+      assert.deepEqual(reviews.resources, [{ name: 'selfsubjectaccessreviews', singularName: 'selfsubjectaccessreview', namespaced: false, kind: 'SelfSubjectAccessReview', verbs: ['create'] }]);
       assertStatus(await call('GET', '/apis/nope.example.com/v1'), 404, 'NotFound');
       assertStatus(await call('GET', '/apis/apps/v2'), 404, 'NotFound');
     });

@@ -154,6 +154,12 @@ test('control plane clock: heard every 2 s, nothing counts; a 7 s stall counts p
   assert.equal(c.silentMs(18_000, 19_000), 0);
 });
 
+test('control plane clock: a silence counts for at most a minute', () => {
+  const c = new ControlPlaneClock(2_500);
+  c.heard(0);
+  assert.equal(c.silentMs(0, 600_000), ControlPlaneClock.MAX_DISCOUNT_MS);
+});
+
 test('control plane clock: a node silent through a store stall keeps its grace; one dead before it does not', () => {
   const c = new ControlPlaneClock(2_500);
   const grace = 5_000;

@@ -34,10 +34,14 @@ export function requestAttributes(method: string, url: string, query: Record<str
     apiGroup: info.group,
     resource: info.plural,
     ...(info.subresource ? { subresource: info.subresource } : {}),
-    // As Kubernetes: a request for a namespace itself is in that namespace, so a RoleBinding there can grant it.
-    namespace: info.plural === 'namespaces' && info.group === '' && info.name !== undefined ? info.name : info.namespace,
+    namespace: namespaceOfRequest(info.group, info.plural, info.name, info.namespace),
     ...(info.name !== undefined ? { name: info.name } : {}),
   };
+}
+
+/** The namespace a request is in: as Kubernetes, one for a namespace itself is in that namespace, so a RoleBinding there can grant it. */
+export function namespaceOfRequest(group: string, plural: string, name: string | undefined, namespace: string): string {
+  return plural === 'namespaces' && group === '' && name ? name : namespace;
 }
 
 function resourceVerb(method: string, named: boolean, watching: boolean, subresource?: string): string {

@@ -67,8 +67,12 @@ export const CLUSTER_ROLES: Record<string, PolicyRule[]> = {
     rule(['create', 'update', 'patch'], [''], ['events']),
     rule([...READ, ...WRITE], ['coordination.k8s.io'], ['leases']),
   ],
-  // The controllers: every object but who may do what (Kubernetes splits this per controller).
-  'system:kube-controller-manager': perGroup([...READ, ...WRITE], RESOURCES.filter((r) => r.group !== RBAC_GROUP)),
+  // The controllers: every object (Kubernetes splits this per controller). Roles and bindings only as
+  // the garbage collector needs them: deleted with their owner, their finalizers taken off.
+  'system:kube-controller-manager': [
+    ...perGroup([...READ, ...WRITE], RESOURCES.filter((r) => r.group !== RBAC_GROUP)),
+    rule([...READ, 'update', 'patch', 'delete', 'escalate', 'bind'], [RBAC_GROUP], ['roles', 'rolebindings', 'clusterroles', 'clusterrolebindings']),
+  ],
   // The proxy reads Services, Endpoints and Nodes, and reports events.
   'system:node-proxier': [rule(READ, [''], ['services', 'endpoints', 'nodes']), rule(['create', 'update', 'patch'], [''], ['events'])],
   // Asking what one may do (`kubectl auth can-i`), for every authenticated user.

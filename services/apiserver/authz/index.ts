@@ -21,7 +21,7 @@ import { escalation } from './escalation.js';
 import { nodeRestriction } from './node-restriction.js';
 import { rbacAllows, type PolicySource } from './rbac.js';
 
-export { requestAttributes, type RequestAttributes } from './attributes.js';
+export { namespaceOfRequest, requestAttributes, type RequestAttributes } from './attributes.js';
 export { VIEWERS_GROUP } from './bootstrap-policy.js';
 export { NODES_GROUP, NODE_USER_PREFIX } from './node-restriction.js';
 

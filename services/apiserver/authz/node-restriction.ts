@@ -8,9 +8,10 @@
 import { NODE_LEASE_NAMESPACE, type KObject } from '../../lib/api/resources.js';
 import type { UserInfo } from '../authn/user.js';
 import type { RequestAttributes } from './attributes.js';
+import { NODE_USER_PREFIX } from '../../lib/nats-auth/index.js';
 
 export const NODES_GROUP = 'system:nodes';
-export const NODE_USER_PREFIX = 'system:node:';
+export { NODE_USER_PREFIX };
 
 const READS = new Set(['get', 'list', 'watch']);
 

@@ -28,8 +28,8 @@ import { applyPatch, patchTypeFromContentType } from '../patch/index.js';
 import type { DeleteOptions, Registry, WriteOptions } from '../registry/index.js';
 import { parseText } from '../input/index.js';
 import { natsCaller, type UserInfo } from '../authn/index.js';
-import type { Authorizer, RequestAttributes } from '../authz/index.js';
-import { userOfToken } from '../../lib/nats-auth/index.js';
+import { namespaceOfRequest, type Authorizer, type RequestAttributes } from '../authz/index.js';
+import { repliesToOwnInbox, userOfToken } from '../../lib/nats-auth/index.js';
 
 export type NatsApi = { stop(): Promise<void> };
 
@@ -55,6 +55,9 @@ export async function startNatsApi(nc: NatsConnection, registry: Registry, versi
     handler: (err, msg) => {
       if (err) return;
       const user = userOfToken(msg.subject.slice(API_SUBJECT.length + 1));
+      // The answer goes only to the caller's own inbox: a reply subject of its choosing would have this
+      // server (which may publish anywhere) write there for it — into the store, say.
+      if (access && (user === undefined || !repliesToOwnInbox(msg.reply, user))) return;
       void answer(registry, msg, access && { authorizer: access.authorizer, user: user === undefined ? undefined : natsCaller(user) });
     },
   });
@@ -194,8 +197,7 @@ function attributesOf(req: ApiRequest, resource: ResourceInfo, ns: string, name:
     apiGroup: resource.group,
     resource: resource.plural,
     ...(sub ? { subresource: sub } : {}),
-    // As on HTTP: a request for a namespace itself is in that namespace.
-    namespace: resource.plural === 'namespaces' && resource.group === '' && name ? name : ns,
+    namespace: namespaceOfRequest(resource.group, resource.plural, name, ns),
     ...(name ? { name } : {}),
   };
 }

@@ -4,7 +4,6 @@
  * API server.
  */
 import type { NatsConnection } from '@nats-io/nats-core';
-import { kubeletSubject } from '../../lib/kubelet-api/index.js';
 import type { ContainerRuntime } from '../runtime/index.js';
 import { exec } from './exec.js';
 import { logs } from './logs.js';
@@ -14,8 +13,8 @@ export type Streaming = { close(): void };
 
 export function serveStreaming(nc: NatsConnection, nodeName: string, runtime: ContainerRuntime): Streaming {
   const subs = [
-    serveStream(nc, kubeletSubject(nodeName, 'logs'), runtime, logs),
-    serveStream(nc, kubeletSubject(nodeName, 'exec'), runtime, exec),
+    serveStream(nc, nodeName, 'logs', runtime, logs),
+    serveStream(nc, nodeName, 'exec', runtime, exec),
   ];
   return { close: () => subs.forEach((s) => s.unsubscribe()) };
 }

@@ -8,7 +8,7 @@ import { headers, type MsgHdrs, type NatsConnection, type Subscription } from '@
 import { REQUEST_TYPE, type ApiRequest } from '../../lib/api/nats-api.js';
 import { decodeMessage } from '../../lib/codec/index.js';
 import { toApiError } from '../../lib/errors/index.js';
-import { cancelSubject, ERROR_HEADER, START_HEADER } from '../../lib/kubelet-api/index.js';
+import { cancelSubject, ERROR_HEADER, isKubeletInbox, kubeletSubject, START_HEADER } from '../../lib/kubelet-api/index.js';
 import type { ContainerRuntime } from '../runtime/index.js';
 
 /** Bytes per NATS message: well under the server's payload limit. */
@@ -28,10 +28,11 @@ export type StreamContext = {
 
 export type StreamHandler = (ctx: StreamContext) => Promise<void>;
 
-export function serveStream(nc: NatsConnection, subject: string, runtime: ContainerRuntime, handler: StreamHandler): Subscription {
-  return nc.subscribe(subject, {
+export function serveStream(nc: NatsConnection, node: string, what: 'logs' | 'exec', runtime: ContainerRuntime, handler: StreamHandler): Subscription {
+  return nc.subscribe(kubeletSubject(node, what), {
     callback: (err, msg) => {
-      if (err || !msg.reply) return;
+      // Answers go only under the node's own subjects, whoever asked and whatever reply subject they gave.
+      if (err || !msg.reply || !isKubeletInbox(node, msg.reply)) return;
       const inbox = msg.reply;
       const aborter = new AbortController();
       const cancel = nc.subscribe(cancelSubject(inbox), { max: 1, callback: () => aborter.abort() });

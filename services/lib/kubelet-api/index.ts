@@ -25,6 +25,9 @@ export const kubeletSubjects = (node: string) => `keelson.kubelet.${subjectToken
 /** Where the requester takes a node's answer (the request's reply subject). */
 export const kubeletInbox = (node: string) => `${kubeletSubjects(node)}.reply.${nuid.next()}`;
 
+/** Whether `reply` is one of kubeletInbox(node)'s: a kubelet answers nowhere else. */
+export const isKubeletInbox = (node: string, reply: string | undefined) => reply !== undefined && reply.startsWith(`${kubeletSubjects(node)}.reply.`);
+
 /** Where the requester sends an exec stream's input frames: named in the start message. */
 export const inputSubject = (inbox: string) => `${inbox}.input`;
 

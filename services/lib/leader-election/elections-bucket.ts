@@ -90,17 +90,20 @@ export class ElectionsBucket {
     const js = jetstream(nc, { timeout: opts.timeoutMs ?? 5_000 });
     const jsm = await js.jetstreamManager(false);
     const kvm = new Kvm(js);
+    const create = async () =>
+      kvm.create(ELECTIONS_BUCKET, {
+        ttl: opts.leaseMs,
+        history: 1,
+        replicas: opts.replicas ?? (await storeReplicas(jsm)),
+        // Survives a restart of every server: a lease must not vanish while its holder still acts.
+        storage: 'file',
+        // Reads from the stream leader only: a stale read could make a lost lease look held.
+        allow_direct: false,
+      } as never);
+    // On a secured NATS only the API server manages streams (it makes this one at start): the others bind to it.
     const kv = opts.bindOnly
       ? await kvm.open(ELECTIONS_BUCKET)
-      : await kvm.create(ELECTIONS_BUCKET, {
-          ttl: opts.leaseMs,
-          history: 1,
-          replicas: opts.replicas ?? (await storeReplicas(jsm)),
-          // Survives a restart of every server: a lease must not vanish while its holder still acts.
-          storage: 'file',
-          // Reads from the stream leader only: a stale read could make a lost lease look held.
-          allow_direct: false,
-        } as never);
+      : await create().catch((e: Error) => (/Permissions Violation/.test(e.message) ? kvm.open(ELECTIONS_BUCKET) : Promise.reject(e)));
     const status = await kv.status();
     return new ElectionsBucket(kv, jsm, status.ttl, status.streamInfo.config.num_replicas || 1);
   }

@@ -4,14 +4,16 @@
  * `system:kube-scheduler`, `system:node:<name>`…), proving it with an nkey (the
  * server keeps only public keys; the seed stays in the component's credentials
  * file). The server's authorization block, made here from those users, lets:
- *  - the API server do anything: it alone writes the store's subjects;
+ *  - the API server do anything: it alone writes the store's subjects (and the
+ *    administrator's NATS user, for tools such as `keelson status --nats`);
  *  - every other user read the store (consumers, gets, stream info and its
  *    advisories), call the API only on its own subject
  *    `keelson.api.v1.request.<user>` (so the API server knows who calls, and
  *    authorizes it as it does an HTTP caller), take replies only on its own inbox
  *    prefix, publish live inspection and answer its queries;
  *  - a node also serve and publish its own kubelet subjects, no other node's;
- *  - the scheduler and the controller-manager also use the elections bucket;
+ *  - the scheduler and the controller-manager also write their leases in the
+ *    elections bucket (the API server makes it);
  *  - the join user (a join file's) only ask for a node's credentials (join.ts).
  *
  * Subjects carry a user or node name as one token (subject-token.ts).
@@ -35,15 +37,30 @@ export const CONTROLLER_MANAGER_USER = 'system:kube-controller-manager';
 export const PROXY_USER = 'system:kube-proxy';
 /** The cluster administrator's NATS user (for `keelson get` and other NATS clients): in system:masters, as `keelson up`'s admin certificate. */
 export const ADMIN_USER = 'keelson-admin';
-const NODE_PREFIX = 'system:node:';
+/** A node's user is this and its name (Kubernetes' node authorizer knows nodes by it). */
+export const NODE_USER_PREFIX = 'system:node:';
 /** The user of a join file (`keelson agent --join`): it may only ask for a node's own user (join.ts). */
 export const JOIN_USER = 'system:bootstrap:join';
 /** Where joining nodes ask. */
 export const JOIN_SUBJECT = 'keelson.join.v1';
-export const nodeUser = (node: string) => `${NODE_PREFIX}${node}`;
+export const nodeUser = (node: string) => `${NODE_USER_PREFIX}${node}`;
+
+/** The control plane's users and the administrator's: every cluster has them (nodes and others are added). */
+export const CONTROL_PLANE_USERS: readonly string[] = [APISERVER_USER, SCHEDULER_USER, CONTROLLER_MANAGER_USER, ADMIN_USER];
 
 /** The store buckets whose subjects the permissions name. */
 export type NatsBuckets = { store: string; elections: string };
+
+/**
+ * Whether a request's reply subject is in `user`'s own inbox. Those who answer
+ * requests with the API server's connection (which may publish anywhere) answer
+ * only such requests: NATS checks no one's reply subject against their
+ * permissions, so a reply subject of the caller's choosing (`$KV.…`, a JetStream
+ * API subject) would have the API server write there on its behalf.
+ */
+export function repliesToOwnInbox(reply: string | undefined, user: string): boolean {
+  return reply !== undefined && reply.startsWith(`${inboxPrefixFor(user)}.`);
+}
 
 /** Where `user` sends API requests. */
 export const apiSubjectFor = (user: string) => `${API_SUBJECT}.${subjectToken(user)}`;
@@ -51,7 +68,7 @@ export const apiSubjectFor = (user: string) => `${API_SUBJECT}.${subjectToken(us
 export const inboxPrefixFor = (user: string) => `_INBOX.${subjectToken(user)}`;
 /** The node a user name is, or undefined. */
 export function nodeOfUser(user: string): string | undefined {
-  return user.startsWith(NODE_PREFIX) && user.length > NODE_PREFIX.length ? user.slice(NODE_PREFIX.length) : undefined;
+  return user.startsWith(NODE_USER_PREFIX) && user.length > NODE_USER_PREFIX.length ? user.slice(NODE_USER_PREFIX.length) : undefined;
 }
 
 export function createNatsCredential(user: string): NatsCredential {
@@ -99,7 +116,8 @@ type Permissions = { publish: { allow: string[] }; subscribe: { allow: string[] 
 
 /** What `user` may publish and subscribe to; undefined for the API server (everything). */
 export function permissionsFor(user: string, b: NatsBuckets): Permissions | undefined {
-  if (user === APISERVER_USER) return undefined;
+  // The API server, and the cluster's administrator (system:masters, as able to impersonate anyone over HTTP), may do anything.
+  if (user === APISERVER_USER || user === ADMIN_USER) return undefined;
   if (user === JOIN_USER) return { publish: { allow: [JOIN_SUBJECT] }, subscribe: { allow: [`${inboxPrefixFor(user)}.>`] }, allow_responses: false };
   const store = `KV_${b.store}`;
   const publish = [apiSubjectFor(user), `${INSPECT_PREFIX}.transitions.>`, '$JS.API.INFO', ...readStream(store)];
@@ -111,7 +129,8 @@ export function permissionsFor(user: string, b: NatsBuckets): Permissions | unde
   }
   if (user === SCHEDULER_USER || user === CONTROLLER_MANAGER_USER) {
     const elections = `KV_${b.elections}`;
-    publish.push(`$KV.${b.elections}.>`, `$JS.API.STREAM.*.${elections}`, ...readStream(elections));
+    // Their leases; the bucket itself is the API server's to make (no stream management for anyone else).
+    publish.push(`$KV.${b.elections}.>`, ...readStream(elections));
     subscribe.push(`$JS.EVENT.ADVISORY.STREAM.*.${elections}`);
   }
   // Answers to live inspection's queries go to the asker's inbox, one each.

@@ -36,6 +36,8 @@ export type SecuredNats = {
   ensureUser(user: string): NatsCredential;
   /** Whether `user` has a credential already. */
   known(user: string): boolean;
+  /** Every user with a credential. */
+  users(): string[];
   /** Where `user`'s credentials file is. */
   credentialsFile(user: string): string;
   credential(user: string): NatsCredential;
@@ -77,6 +79,7 @@ export function securedNats(pki: ClusterPki, dir: string, o: { users: string[]; 
     authorization: () => authorizationConfig([...credentials.values()], o.buckets),
     ensureUser,
     known: (user) => credentials.has(user),
+    users: () => [...credentials.keys()],
     credentialsFile: file,
     credential,
     target: (user, servers) => ({ servers, credential: credential(user), ca: pki.ca.cert }),

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -18,7 +19,12 @@ export type NatsServerOptions = {
   port?: number;
   /** Monitoring port (/healthz, /varz); omitted = off. */
   httpPort?: number;
-  cluster?: { name: string; port: number; routes: string[] };
+  /**
+   * Clustering. `secret`: routes must log in with it (user `route`), so a
+   * certificate of the cluster CA alone cannot open a route; `routes` then
+   * carry it (routeUrl).
+   */
+  cluster?: { name: string; port: number; routes: string[]; secret?: string };
   /** How long to wait for "Server is ready". */
   readyTimeoutMs?: number;
   /**
@@ -90,34 +96,40 @@ function configText(o: Required<Pick<NatsServerOptions, 'dataDir' | 'host'>> & N
     `listen: "${o.host}:${port}"`,
     `jetstream { store_dir: ${JSON.stringify(join(o.dataDir, 'jetstream'))} }`,
     'max_payload: 8MB',
+    ...tlsBlock(o.tls),
   ];
-  const tls = (indent: string, extra: string[] = []) =>
-    o.tls
-      ? [
-          `${indent}tls {`,
-          `${indent}  cert_file: ${JSON.stringify(o.tls.certFile)}`,
-          `${indent}  key_file: ${JSON.stringify(o.tls.keyFile)}`,
-          `${indent}  ca_file: ${JSON.stringify(o.tls.caFile)}`,
-          ...extra.map((l) => `${indent}  ${l}`),
-          `${indent}}`,
-        ]
-      : [];
-  lines.push(...tls(''));
   if (o.httpPort) lines.push(`http: "${o.host}:${o.httpPort}"`);
-  if (o.cluster) {
-    lines.push(
-      `cluster {`,
-      `  name: ${JSON.stringify(o.cluster.name)}`,
-      `  listen: "${o.host}:${o.cluster.port}"`,
-      `  routes: [${o.cluster.routes.map((r) => JSON.stringify(r)).join(', ')}]`,
-      // Routes: both servers show a certificate of the cluster CA.
-      ...tls('  ', ['verify: true']),
-      `}`,
-    );
-  }
+  if (o.cluster) lines.push(...clusterBlock({ ...o.cluster, listen: `${o.host}:${o.cluster.port}`, tls: o.tls }));
   if (o.extraConfig) lines.push(o.extraConfig);
   return lines.join('\n') + '\n';
 }
+
+/** A `tls {}` block (none without files), indented, with `extra` settings. */
+export function tlsBlock(tls: NatsServerOptions['tls'], indent = '', extra: string[] = []): string[] {
+  if (!tls) return [];
+  const lines = [`cert_file: ${JSON.stringify(tls.certFile)}`, `key_file: ${JSON.stringify(tls.keyFile)}`, `ca_file: ${JSON.stringify(tls.caFile)}`, ...extra];
+  return [`${indent}tls {`, ...lines.map((l) => `${indent}  ${l}`), `${indent}}`];
+}
+
+/** A `cluster {}` block: with TLS, routes show certificates both ways; with a secret, they log in too. */
+export function clusterBlock(c: { name: string; listen: string; routes: string[]; secret?: string; tls?: NatsServerOptions['tls'] }): string[] {
+  return [
+    `cluster {`,
+    `  name: ${JSON.stringify(c.name)}`,
+    `  listen: ${JSON.stringify(c.listen)}`,
+    `  routes: [${c.routes.map((r) => JSON.stringify(r)).join(', ')}]`,
+    ...tlsBlock(c.tls, '  ', ['verify: true']),
+    ...(c.secret ? [`  authorization { user: ${JSON.stringify(ROUTE_USER)}, password: ${JSON.stringify(c.secret)} }`] : []),
+    `}`,
+  ];
+}
+
+/** The user routes log in as when the cluster has a secret. */
+export const ROUTE_USER = 'route';
+
+/** A route URL to `host:port`, logging in with `secret` when there is one. */
+export const routeUrl = (host: string, port: number, secret?: string) =>
+  `nats-route://${secret ? `${ROUTE_USER}:${encodeURIComponent(secret)}@` : ''}${host}:${port}`;
 
 export async function startNatsServer(options: NatsServerOptions): Promise<NatsServer> {
   const bin = findNatsServer();
@@ -214,14 +226,16 @@ export async function startNatsCluster(
 ): Promise<NatsCluster> {
   const clusterPorts: number[] = [];
   for (let i = 0; i < size; i++) clusterPorts.push(await freePort());
-  const routes = clusterPorts.map((p) => `nats-route://127.0.0.1:${p}`);
+  // Secured (TLS), the routes need a secret too: the CA signs other certificates as well.
+  const secret = shared.tls ? randomBytes(24).toString('base64url') : undefined;
+  const routes = clusterPorts.map((p) => routeUrl('127.0.0.1', p, secret));
   const servers = await Promise.all(
     clusterPorts.map((cport, i) =>
       startNatsServer({
         ...shared,
         dataDir: join(baseDir, `n${i + 1}`),
         serverName: `${name}-n${i + 1}`,
-        cluster: { name, port: cport, routes: routes.filter((_, j) => j !== i) },
+        cluster: { name, port: cport, routes: routes.filter((_, j) => j !== i), ...(secret ? { secret } : {}) },
       }),
     ),
   );
