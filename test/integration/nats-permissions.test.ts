@@ -103,6 +103,21 @@ test('a kubelet cannot impersonate another node: not on its API subject, not in 
   await until('node-a to see node-d through its own store watch', () => seen.some((e) => e.object?.metadata?.name === 'node-d'), 10_000);
 });
 
+test("no one can have the API server write for them through a reply subject: answers go only to the caller's own inbox", { timeout: 60_000 }, async (t) => {
+  const { nats, admin, a } = await setup(t);
+  await admin.create(node('node-b'));
+  const store = await Store.open(await nats.connect(APISERVER_USER), { bindOnly: true });
+  const req = encodeMessage(REQUEST_TYPE, { verb: 'list', version: 'v1', resource: 'nodes' });
+  // A reply subject in the store, or the JetStream API: the API server, which may publish anywhere, must not answer there.
+  for (const reply of ['$KV.keelson.core.nodes.forged', '$JS.API.STREAM.PURGE.KV_keelson']) a.publish(apiSubjectFor(NODE_A), req, { reply });
+  await a.flush();
+  await new Promise((r) => setTimeout(r, 1_500));
+  assert.equal(await store.kv.get('core.nodes.forged'), null, 'nothing was written to the store');
+  assert.equal((await admin.get('Node', undefined, 'node-b')).metadata?.name, 'node-b', 'the store was not purged');
+  // Asked properly, it answers.
+  assert.ok(await new KeelsonClient(a).list('Node'));
+});
+
 test('the shared API subject is refused on a secured cluster, and unknown or plain connections are not let in', { timeout: 60_000 }, async (t) => {
   const { nats, admin } = await setup(t);
   // Only the API server may publish there; even its own user is told to use its subject.

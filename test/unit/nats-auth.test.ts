@@ -18,6 +18,7 @@ import {
   nodeUser,
   permissionsFor,
   publicKeyOf,
+  repliesToOwnInbox,
   subjectToken,
   userOfToken,
 } from '../../services/lib/nats-auth/index.js';
@@ -57,6 +58,11 @@ test("permissions: the API server may do anything; a node publishes only its own
   assert.ok(!cm.publish.allow.some((s) => s.startsWith('$KV.keelson.')));
   const join = permissionsFor(JOIN_USER, buckets)!;
   assert.deepEqual(join.publish.allow, [JOIN_SUBJECT]);
+});
+
+test("replies go only to the caller's own inbox", () => {
+  assert.equal(repliesToOwnInbox('_INBOX.system:node:a.abc.1', nodeUser('a')), true);
+  for (const reply of [undefined, '_INBOX.system:node:ab.x', '_INBOX.system:node:a', '$KV.keelson.x', '_INBOX.>']) assert.equal(repliesToOwnInbox(reply, nodeUser('a')), false, String(reply));
 });
 
 test('node users', () => {
