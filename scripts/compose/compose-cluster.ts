@@ -262,22 +262,28 @@ export function writeKubeconfig(c: ComposeCluster): void {
   writeFileSync(c.kubeconfigPath, kubeconfig({ server: c.api, name: c.name, ca, credential: { cert: cert!, key: key! }, user: ADMIN_USER }), { mode: 0o600 });
 }
 
-/** Until haproxy answers /readyz, all three API servers report in, and every worker's Node is Ready (bounded). */
+/**
+ * Until haproxy answers /readyz, all three API servers report in and have each
+ * answered through haproxy (it sends to every one of them), and every worker's
+ * Node is Ready (bounded).
+ */
 export async function waitServing(c: ComposeCluster, timeoutMs: number, log: (line: string) => void = () => undefined): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = 'nothing yet';
   let said = '';
+  const answeredBy = new Set<string>();
   while (Date.now() < deadline) {
     try {
       const readyz = await fetchText(`${c.api}/readyz`, {}, 2_000, c.tls());
       if (readyz.status !== 200) throw new Error(`/readyz through haproxy: ${readyz.status}`);
       const status = JSON.parse((await fetchText(`${c.api}/keelson/v1/status`, {}, 8_000, c.tls())).text) as ClusterStatus;
+      if (status.source?.hostname) answeredBy.add(status.source.hostname);
       const ready = new Set(status.nodes?.items?.filter((n) => n.ready === 'True').map((n) => n.name));
       const notReady = WORKERS.map((w) => nodeName(c, w)).filter((n) => !ready.has(n));
       const masters = new Set(status.masters?.items?.map((m) => m.hostname));
-      const missing = MASTERS.map((n) => `master-${n}`).filter((m) => !masters.has(m));
+      const missing = MASTERS.map((n) => `master-${n}`).filter((m) => !masters.has(m) || !answeredBy.has(m));
       if (notReady.length === 0 && missing.length === 0) return;
-      last = [notReady.length ? `nodes not Ready yet: ${notReady.join(', ')}` : '', missing.length ? `API servers not serving yet: ${missing.join(', ')}` : ''].filter(Boolean).join('; ');
+      last = [notReady.length ? `nodes not Ready yet: ${notReady.join(', ')}` : '', missing.length ? `API servers not serving through haproxy yet: ${missing.join(', ')}` : ''].filter(Boolean).join('; ');
     } catch (e) {
       last = (e as Error).message;
     }

@@ -94,7 +94,7 @@ test('two masters stopped: writes refused with a Status, reads answered, all bac
     assert.deepEqual(lost, [], 'no acknowledged write is lost');
     assert.equal((await runningPods(c, NS, 'web')).length, 2, 'the pods ran on');
   } catch (e) {
-    for (const s of ['master-1', 'master-2', 'master-3', 'haproxy']) t.diagnostic(`--- ${s}:\n${await c.logs(s, 25)}`);
+    for (const s of ['master-1', 'master-2', 'master-3', 'haproxy']) t.diagnostic(`--- ${s}:\n${await c.logs(s, 200)}`);
     throw e;
   }
 });

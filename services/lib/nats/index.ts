@@ -77,7 +77,10 @@ export async function connectNats(address: NatsAddress, name: string, opts: Conn
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     waitOnFirstConnect: opts.waitForServer ?? true,
-    timeout: opts.timeoutMs ?? 5_000,
+    // Also the bound of each reconnect attempt: a server that is going away (stopped, but its
+    // name still resolving, or mid-shutdown during a TLS handshake) is given up on in 3 s, so
+    // a client whose server stopped is on another one in seconds, not after 5 s per dead server.
+    timeout: opts.timeoutMs ?? 3_000,
     // A server cut off the network sends no reset: the client notices by its
     // unanswered pings, so 2 s × 2 moves it to another server within ~6 s.
     pingInterval: 2_000,
