@@ -77,8 +77,30 @@ test('a change delivered right after one check is not a strike held against the 
   assert.equal(await watch(fake, 8, (c) => c === 1 && Object.assign(fake, { seen: 14, delivered: 14, missed: undefined })), undefined);
 });
 
-test('no answer from the stream leader (an election) is no reason to end a watch', async () => {
-  assert.equal(await watch({ pending: 0, delivered: 10, seen: 10, probe: 'hang' }, 8), undefined);
+test('no answer from the stream leader for a while (an election) is no reason to end a watch', async () => {
+  const fake: Fake = { pending: 0, delivered: 10, seen: 10, probe: 'hang' };
+  assert.equal(await watch(fake, 12, (check) => check === 5 && delete fake.probe), undefined);
+});
+
+test('five checks in a row with no progress and no answer about missed changes end the watch', async () => {
+  assert.notEqual(await watch({ pending: 0, delivered: 10, seen: 10, probe: 'hang' }, 30), undefined);
+});
+
+test('an unanswered check is followed up every period even when the alarm falls quiet', async () => {
+  let asked = 0;
+  let alarm = true;
+  const watched: Watched = {
+    info: () => Promise.resolve({}),
+    lastSeq: () => 10,
+    firstMissed: () => (asked++, alarm = false, Promise.reject(new Error('no leader'))),
+    alert: () => alarm,
+  };
+  let ended = false;
+  const timer = watchConsumer(watched, () => (ended = true), PERIOD, 1_000);
+  await new Promise((r) => setTimeout(r, 14 * PERIOD));
+  clearInterval(timer);
+  assert.ok(asked >= 5, `asked ${asked} times`);
+  assert.equal(ended, true);
 });
 
 test('while the alarm is quiet nothing is asked until the slow round comes, however the consumer looks', async () => {

@@ -16,7 +16,9 @@
  * leader for the first message under the watch's filter after the last one
  * delivered. No answer from the consumer ends the watch at once; "consumer
  * not found", or a change the watch should have had while it made no
- * progress, twice in a row, end it too (the consumer's own pending and
+ * progress, twice in a row, end it too, and so do five checks in a row with
+ * no progress whose question about missed changes went unanswered (an open
+ * question is followed up every period, alarm or not; the consumer's own pending and
  * delivered counts are not trusted: its delivered sequence runs past the
  * other keys' messages it skips). The watch's owner then resumes from the
  * last revision it saw (the informer does). A needless resume costs one
@@ -31,6 +33,8 @@ const CONSUMER_NOT_FOUND = 10014;
 /** How often a watch is checked, and after how many failed checks in a row it is given up. */
 export const WATCHDOG_MS = 2_000;
 const WATCHDOG_STRIKES = 2;
+/** No progress and no answer about missed changes this many checks in a row: given up too (a resume costs one consumer). */
+const UNANSWERED_LIMIT = 5;
 
 export type Watched = {
   /** Answers while the consumer lives (its info; what it says is not used, see above). */
@@ -49,6 +53,7 @@ const QUIET_EVERY = 30;
 /** Starts checking; `end` is called once, when the watch is given up. Clear the returned timer to stop. */
 export function watchConsumer(watched: Watched, end: () => void, periodMs = WATCHDOG_MS, quietEvery = QUIET_EVERY): NodeJS.Timeout {
   let strikes = 0;
+  let unanswered = 0;
   let asking = false;
   let seen = watched.lastSeq();
   let quietTicks = Math.floor(Math.random() * quietEvery);
@@ -58,7 +63,8 @@ export function watchConsumer(watched: Watched, end: () => void, periodMs = WATC
     end();
   };
   const check = async () => {
-    if (watched.alert && !watched.alert() && strikes === 0 && ++quietTicks % quietEvery !== 0) {
+    // An open question (a strike, an unanswered check) is followed up every period, alarm or not.
+    if (watched.alert && !watched.alert() && strikes === 0 && unanswered === 0 && ++quietTicks % quietEvery !== 0) {
       seen = watched.lastSeq();
       return;
     }
@@ -73,12 +79,17 @@ export function watchConsumer(watched: Watched, end: () => void, periodMs = WATC
       return strike();
     }
     seen = watched.lastSeq();
-    if (seen !== before) return void (strikes = 0);
+    if (seen !== before) return void (strikes = unanswered = 0);
     // No progress. Whatever the consumer says (its delivered sequence runs past
     // the other keys' messages it skips), the stream leader tells whether a
     // change under the filter was missed. No answer (an election) tells nothing.
     const next = await within(watched.firstMissed(), periodMs).catch(() => null);
-    if (next === null) return;
+    if (next === null) {
+      if (++unanswered < UNANSWERED_LIMIT) return;
+      strikes = WATCHDOG_STRIKES;
+      return strike();
+    }
+    unanswered = 0;
     if (next !== undefined && watched.lastSeq() === seen) return strike();
     strikes = 0;
   };
