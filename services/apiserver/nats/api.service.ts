@@ -115,8 +115,11 @@ async function handle(registry: Registry, req: ApiRequest, caller?: Caller): Pro
     if (!req.body?.length) throw errors.badRequest('the request has no body');
     return (decoded ??= fromCaller('the request body', () => decodeObject(bodyTypeFor(resource, sub), req.body!)));
   };
+  // Parsed once, for the authorizer and for the write.
+  let parsedPatch: ReturnType<typeof patchOf> | undefined;
+  const patch = () => (parsedPatch ??= patchOf(req));
   if (caller?.user) {
-    const written = req.verb === 'create' || req.verb === 'update' ? body() : req.verb === 'patch' ? patchOf(req).patch : undefined;
+    const written = req.verb === 'create' || req.verb === 'update' ? body() : req.verb === 'patch' ? patch().patch : undefined;
     caller.authorizer.check(caller.user, attributesOf(req, resource, ns, name, sub), written);
   }
   // Every write answers to the leader fencing first (reads never do).
@@ -163,12 +166,12 @@ async function handle(registry: Registry, req: ApiRequest, caller?: Caller): Pro
       }
       return one(resource, await registry.update(resource, ns, need(), body(), { ...write, ...(sub === 'status' ? { subresource: 'status' } : {}) }), 200, undefined, warnings);
     case 'patch': {
-      const { type, patch } = patchOf(req);
+      const { type, patch: doc } = patch();
       if (sub === 'scale') {
-        const out = await registry.updateScale(resource, ns, need(), (s) => applyPatch(type, s, patch, 'Scale') as KObject, write);
+        const out = await registry.updateScale(resource, ns, need(), (s) => applyPatch(type, s, doc, 'Scale') as KObject, write);
         return one(resource, out, 200, sub);
       }
-      const out = await registry.patch(resource, ns, need(), type, patch, { ...write, ...(sub === 'status' ? { subresource: 'status' } : {}) });
+      const out = await registry.patch(resource, ns, need(), type, doc, { ...write, ...(sub === 'status' ? { subresource: 'status' } : {}) });
       return one(resource, out.object, out.created ? 201 : 200, undefined, warnings);
     }
     case 'delete':

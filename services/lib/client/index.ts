@@ -49,10 +49,16 @@ export function resolveResource(what: string | ResourceInfo): ResourceInfo {
 export class KeelsonClient {
   private store?: Promise<Store>;
 
+  /** Its caller's own subject when the connection has a NATS user (the API server then knows who asks), else the shared one. */
+  private readonly apiSubject: string;
+
   constructor(
     readonly nc: NatsConnection,
     private readonly opts: ClientOptions = {},
-  ) {}
+  ) {
+    const user = natsUserOf(nc);
+    this.apiSubject = user === undefined ? API_SUBJECT : apiSubjectFor(user);
+  }
 
   static async connect(servers: NatsAddress, name = 'keelson-client', opts: ClientOptions = {}): Promise<KeelsonClient> {
     return new KeelsonClient(await connectNats(servers, name, { waitForServer: false }), opts);
@@ -69,12 +75,6 @@ export class KeelsonClient {
    */
   withToken(token: string | undefined): KeelsonClient {
     return new KeelsonClient(this.nc, { ...this.opts, token });
-  }
-
-  /** Its caller's own subject when the connection has a NATS user (the API server then knows who asks), else the shared one. */
-  private get apiSubject(): string {
-    const user = natsUserOf(this.nc);
-    return user === undefined ? API_SUBJECT : apiSubjectFor(user);
   }
 
   /** One API request; a failure Status comes back as an ApiError. */
