@@ -16,7 +16,7 @@ import { MASTER_HELP, runApiserver, runServer } from './master-commands.js';
 import { PROXY_HELP, runProxyCommand } from './proxy-command.js';
 import { runStatus, STATUS_HELP } from './status.js';
 import { runStatechart, STATECHART_HELP } from './statechart-command.js';
-import { parseProxyMode, startNodeProxy } from '../proxy/node-proxy.js';
+import { parseForwarders, parseProxyMode, startNodeProxy } from '../proxy/node-proxy.js';
 import { KeelsonClient } from '../lib/client/index.js';
 
 const HELP = `keelson ${VERSION} — a lightweight Kubernetes-style orchestrator on NATS JetStream
@@ -52,7 +52,8 @@ ${NATS_AUTH_HELP}${MASTER_HELP}  kubelet            The node agent: registers th
       --join FILE        join a secured cluster with the join file \`keelson up\` wrote (DIR/join.json):
                          the node gets a NATS user of its own, kept in its --data-dir
   agent              Everything a worker node runs: the kubelet and the proxy; the kubelet's flags and
-      --proxy-mode MODE, --proxy-bind-address IP   as \`keelson proxy\` --mode, --bind-address
+      --proxy-mode MODE, --proxy-bind-address IP, --proxy-forwarders N
+                         as \`keelson proxy\` --mode, --bind-address, --forwarders
 ${PROXY_HELP}${CONTROL_LOOPS_HELP}
 Client (over NATS):
 ${CLIENT_HELP}
@@ -169,11 +170,14 @@ async function cmdKubelet(argv: string[], withProxy: boolean): Promise<void> {
       label: { type: 'string', multiple: true },
       'pod-network': { type: 'string' },
       join: { type: 'string' },
-      ...(withProxy ? { 'proxy-mode': { type: 'string' as const }, 'proxy-bind-address': { type: 'string' as const } } : {}),
+      ...(withProxy
+        ? { 'proxy-mode': { type: 'string' as const }, 'proxy-bind-address': { type: 'string' as const }, 'proxy-forwarders': { type: 'string' as const } }
+        : {}),
     },
   });
   const nodeName = values.name ?? defaultNodeName();
   const proxyMode = withProxy ? parseProxyMode(values['proxy-mode'] as string | undefined) : undefined;
+  const proxyForwarders = withProxy ? parseForwarders(values['proxy-forwarders'] as string | undefined, '--proxy-forwarders') : undefined;
   const labels: Record<string, string> = {};
   for (const l of values.label ?? []) {
     const eq = l.indexOf('=');
@@ -203,7 +207,13 @@ async function cmdKubelet(argv: string[], withProxy: boolean): Promise<void> {
   }
   // The node's proxy acts as the node (Kubernetes gives kube-proxy a user of its own).
   const client = await KeelsonClient.connect(nats, `keelson-proxy-${nodeName}`);
-  const proxy = await startNodeProxy({ client, mode: proxyMode, bindAddress: values['proxy-bind-address'] as string | undefined, log }).catch(async (e) => {
+  const proxy = await startNodeProxy({
+    client,
+    mode: proxyMode,
+    bindAddress: values['proxy-bind-address'] as string | undefined,
+    forwarders: proxyForwarders,
+    log,
+  }).catch(async (e) => {
     await client.close();
     await agent.stop();
     throw e;

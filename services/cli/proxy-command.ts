@@ -7,11 +7,13 @@ import { NATS_FLAGS, natsFlagTarget } from './nats-flags.js';
 import { parseArgs } from 'node:util';
 import { KeelsonClient } from '../lib/client/index.js';
 import { metric, serveComponent, type Metric } from '../lib/component/index.js';
-import { parseProxyMode, startNodeProxy, type NodeProxy } from '../proxy/node-proxy.js';
+import { parseForwarders, parseProxyMode, startNodeProxy, type NodeProxy } from '../proxy/node-proxy.js';
 
 export const PROXY_HELP = `  proxy              Forwards Services to their ready endpoints (health and metrics on --port 10256)
       --mode MODE        auto | iptables | userspace (default auto: iptables where it may, else userspace)
       --bind-address IP  where user-space node ports listen (default 0.0.0.0)
+      --forwarders N     user space: processes besides this one that forward TCP connections
+                         (default: one per core beyond the first; 0: this process alone)
       --service-cidr CIDR  the Services' range; iptables rejects what matches no Service (default 10.96.0.0/16)
       --port N, --host ADDR  health/metrics server (default 10256 on 0.0.0.0)
 `;
@@ -23,6 +25,7 @@ export async function runProxyCommand(argv: string[], onStop: (stop: () => Promi
       ...NATS_FLAGS,
       mode: { type: 'string' },
       'bind-address': { type: 'string' },
+      forwarders: { type: 'string' },
       'service-cidr': { type: 'string' },
       port: { type: 'string', default: '10256' },
       host: { type: 'string', default: '0.0.0.0' },
@@ -31,11 +34,12 @@ export async function runProxyCommand(argv: string[], onStop: (stop: () => Promi
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, not "${values.port}"`);
   const mode = parseProxyMode(values.mode);
+  const forwarders = parseForwarders(values.forwarders, '--forwarders');
   const log = (m: string) => process.stderr.write(`${m}\n`);
   const client = await KeelsonClient.connect(natsFlagTarget(values), 'keelson-proxy');
   let proxy: NodeProxy;
   try {
-    proxy = await startNodeProxy({ client, mode, bindAddress: values['bind-address'], serviceCIDR: values['service-cidr'], log });
+    proxy = await startNodeProxy({ client, mode, bindAddress: values['bind-address'], serviceCIDR: values['service-cidr'], forwarders, log });
   } catch (e) {
     await client.close();
     throw e;

@@ -13,7 +13,7 @@ import type { KeelsonClient } from '../lib/client/index.js';
 import type { SharedInformers } from '../lib/informer/index.js';
 import { startProxy, type Proxy, type ProxyBackend, type ServicePort } from './index.js';
 import { IptablesBackend } from './iptables/index.js';
-import { clusterIPsOf, LocalAddresses, UserspaceBackend } from './userspace/index.js';
+import { clusterIPsOf, defaultForwarders, LocalAddresses, UserspaceBackend } from './userspace/index.js';
 
 export type ProxyMode = 'userspace' | 'iptables';
 export const PROXY_MODES = ['auto', 'userspace', 'iptables'] as const;
@@ -25,6 +25,8 @@ export type NodeProxyOptions = {
   bindAddress?: string;
   /** User space: make cluster IPs local and listen on them (default: when running as root). */
   clusterIPs?: boolean;
+  /** User space: processes besides the proxy's own that forward TCP (default one per further core). */
+  forwarders?: number;
   /** The interface that holds cluster IPs in user space (default keelson-svc0). */
   interfaceName?: string;
   /** iptables: traffic to this range that matches no service is rejected (default 10.96.0.0/16). */
@@ -48,6 +50,14 @@ export function parseProxyMode(value: string | undefined): ProxyMode | 'auto' {
   return mode as ProxyMode | 'auto';
 }
 
+/** A `--forwarders` value: a whole number ≥ 0; undefined for the default. */
+export function parseForwarders(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || value.trim() === '') throw new Error(`${flag} must be a whole number ≥ 0, not "${value}"`);
+  return n;
+}
+
 export async function startNodeProxy(opts: NodeProxyOptions): Promise<NodeProxy> {
   const log = opts.log ?? (() => undefined);
   let mode = opts.mode ?? 'auto';
@@ -62,14 +72,16 @@ export async function startNodeProxy(opts: NodeProxyOptions): Promise<NodeProxy>
     return { ...proxy, mode, summary: 'iptables mode: cluster IPs and node ports in NAT rules', backendStats: () => ({ ...backend.lastSync() }) };
   }
   const clusterIPs = opts.clusterIPs ?? process.getuid?.() === 0;
-  const userspace = new UserspaceBackend({ bindAddress: opts.bindAddress ?? '0.0.0.0', clusterIPs, log });
+  const forwarders = opts.forwarders ?? defaultForwarders();
+  const userspace = new UserspaceBackend({ bindAddress: opts.bindAddress ?? '0.0.0.0', clusterIPs, forwarders, log });
   const backends: ProxyBackend[] = clusterIPs ? [new LocalAddressBackend(new LocalAddresses({ interfaceName: opts.interfaceName, log })), userspace] : [userspace];
   const proxy = await startProxy({ client: opts.client, backends, informers: opts.informers, log });
   const where = `node ports on ${opts.bindAddress ?? '0.0.0.0'}`;
+  const processes = forwarders > 0 ? `; ${forwarders} forwarder process(es) take TCP connections too while long ones keep it busy` : '';
   return {
     ...proxy,
     mode,
-    summary: clusterIPs ? `user-space mode: ${where} and cluster IPs` : `user-space mode: ${where} only (cluster IPs need root)`,
+    summary: (clusterIPs ? `user-space mode: ${where} and cluster IPs` : `user-space mode: ${where} only (cluster IPs need root)`) + processes,
     backendStats: () => ({ ...userspace.stats() }),
   };
 }

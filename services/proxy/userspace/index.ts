@@ -3,7 +3,7 @@
  * and UDP of each service port to its endpoints through Node.js sockets, and a
  * root-only helper that makes cluster IPs local so they can be listened on.
  */
-export { UserspaceBackend, type UserspaceBackendOptions } from './userspace.backend.js';
+export { UserspaceBackend, defaultForwarders, type UserspaceBackendOptions } from './userspace.backend.js';
 export type { ServicePortStats, UserspaceStats } from './stats.js';
 export { Balancer, endpointKey } from './balancer.js';
 export {

@@ -41,14 +41,15 @@ export class Route {
    * Takes a newer version of the same service port. Returns whether the addresses
    * it listens on changed (then the caller reopens its listeners); endpoint or
    * affinity changes go straight to the balancer. Unchanged: no allocation.
+   * `changed`: anything forwarding depends on changed.
    */
-  update(port: ServicePort): { addressesChanged: boolean } {
+  update(port: ServicePort): { changed: boolean; addressesChanged: boolean } {
     const old = this.current;
     const endpointsChanged = !sameEndpoints(old, port) || !sameAffinity(old, port);
     const addressesChanged = !sameAddresses(old, port);
     if (endpointsChanged || addressesChanged) this.current = copyOf(port);
     if (endpointsChanged) this.balancer.update(port.endpoints, port.sessionAffinity);
-    return { addressesChanged };
+    return { changed: endpointsChanged || addressesChanged, addressesChanged };
   }
 }
 

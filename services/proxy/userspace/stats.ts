@@ -22,16 +22,34 @@ export type UserspaceStats = {
   syncs: number;
   /** Wall time of the last sync, in milliseconds. */
   lastSyncMs: number;
+  /** Forwarder processes running (0 when the backend forwards alone). */
+  forwarders: number;
+  /** Of all TCP connections accepted, those the forwarders accepted (as they last reported). */
+  forwardersAccepted: number;
 };
 
-export function statsOf(routes: Iterable<Route>, rest: Omit<UserspaceStats, 'servicePorts' | 'activeConnections' | 'activeFlows'>): UserspaceStats {
+/** `elsewhere`: what other processes counted for a service port (forwarders, as they last reported), added in. */
+export function statsOf(
+  routes: Iterable<Route>,
+  elsewhere: (key: string) => Partial<RouteCounters> | undefined,
+  rest: Omit<UserspaceStats, 'servicePorts' | 'activeConnections' | 'activeFlows' | 'forwardersAccepted'>,
+): UserspaceStats {
   const servicePorts: ServicePortStats[] = [];
   let activeConnections = 0;
   let activeFlows = 0;
+  let forwardersAccepted = 0;
   for (const route of routes) {
-    servicePorts.push({ key: route.key, ...route.counters });
-    activeConnections += route.counters.activeConnections;
-    activeFlows += route.counters.activeFlows;
+    const c = { key: route.key, ...route.counters };
+    const more = elsewhere(route.key);
+    if (more) {
+      forwardersAccepted += more.accepted ?? 0;
+      c.accepted += more.accepted ?? 0;
+      c.failed += more.failed ?? 0;
+      c.activeConnections += more.activeConnections ?? 0;
+    }
+    servicePorts.push(c);
+    activeConnections += c.activeConnections;
+    activeFlows += c.activeFlows;
   }
-  return { servicePorts, activeConnections, activeFlows, ...rest };
+  return { servicePorts, activeConnections, activeFlows, forwardersAccepted, ...rest };
 }

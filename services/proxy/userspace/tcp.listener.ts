@@ -37,7 +37,7 @@ export class TcpListener implements Listener {
   }
 
   open(): Promise<void> {
-    const server = net.createServer({ allowHalfOpen: true }, (client) => this.accept(client));
+    const server = net.createServer({ allowHalfOpen: true });
     return new Promise((resolve, reject) => {
       server.once('error', (err) => {
         this.checkClosed();
@@ -45,16 +45,32 @@ export class TcpListener implements Listener {
       });
       server.listen({ host: this.spec.address, port: this.spec.port }, () => {
         server.removeAllListeners('error');
-        server.on('error', (err) => this.settings.log(`proxy ${this.route.key}: listener ${this.spec.key}: ${err.message}`));
-        server.once('close', () => {
-          this.serverClosed = true;
-          this.checkClosed();
-        });
-        this.server = server;
-        this.serverClosed = false;
+        this.adopt(server);
         resolve();
       });
     });
+  }
+
+  /**
+   * Takes a socket that already listens: one this listener just bound, or, in
+   * a forwarder process, a copy of the backend's (forwarders/).
+   */
+  adopt(server: net.Server): void {
+    // A server received over IPC is made with the defaults: the connections it accepts must be half-open too.
+    (server as net.Server & { allowHalfOpen: boolean }).allowHalfOpen = true;
+    server.on('connection', (client: net.Socket) => this.accept(client));
+    server.on('error', (err) => this.settings.log(`proxy ${this.route.key}: listener ${this.spec.key}: ${err.message}`));
+    server.once('close', () => {
+      this.serverClosed = true;
+      this.checkClosed();
+    });
+    this.server = server;
+    this.serverClosed = false;
+  }
+
+  /** The listening socket while open, for forwarders to accept on as well. */
+  get listening(): net.Server | undefined {
+    return this.serverClosed ? undefined : this.server;
   }
 
   close(): void {

@@ -5,13 +5,18 @@
  * touches only what changed: an endpoint change is an in-place balancer update,
  * an address change reopens that port's listeners, and listeners that could not
  * bind wait in `pending` for the next sync. No timers run per service port.
+ * With `forwarders`, TCP listeners are shared with that many forwarder
+ * processes so that forwarding is not capped at one core (forwarders/pool.ts).
  */
-import { performance } from 'node:perf_hooks';
+import { availableParallelism } from 'node:os';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { ProxyBackend, ServicePort } from '../types.js';
 import { listenSpecs, type ListenSpec } from './listen-plan.js';
 import type { ForwardSettings, Listener } from './listener.js';
 import { Route } from './route.js';
 import { type UserspaceStats, statsOf } from './stats.js';
+import { Demand, type DemandOptions } from './forwarders/demand.js';
+import { ForwarderPool } from './forwarders/pool.js';
 import { TcpListener } from './tcp.listener.js';
 import { UdpListener } from './udp.listener.js';
 
@@ -29,6 +34,20 @@ export type UserspaceBackendOptions = {
   connectTimeoutMs?: number;
   /** Endpoints one TCP connection tries (each once) before it is reset. Default 4. */
   maxConnectTries?: number;
+  /**
+   * Processes besides this one that accept and forward TCP connections of
+   * service ports without ClientIP affinity (forwarders/pool.ts); started the
+   * first time they are to accept. Default 0: everything in this process.
+   * `defaultForwarders()` is one per further core, as `keelson proxy` runs.
+   */
+  forwarders?: number;
+  /**
+   * When forwarders accept: 'busy' (default) only while this process is busy
+   * with few, long connections (forwarders/demand.ts); 'always' from the start.
+   */
+  forwardWhen?: 'busy' | 'always';
+  /** Tunes 'busy'. */
+  demand?: DemandOptions;
   log?: (message: string) => void;
 };
 
@@ -37,6 +56,11 @@ type Pending = { spec: ListenSpec; reason?: string };
 
 /** Two service ports may want one socket (a misconfiguration): each waits on its own. */
 const pendingKey = (spec: ListenSpec) => `${spec.key} ${spec.serviceKey}`;
+
+/** One forwarder process per core beyond the first (haproxy likewise runs a thread per core). */
+export function defaultForwarders(): number {
+  return Math.max(0, availableParallelism() - 1);
+}
 
 export class UserspaceBackend implements ProxyBackend {
   private readonly bindAddress: string;
@@ -48,6 +72,14 @@ export class UserspaceBackend implements ProxyBackend {
   private readonly pending = new Map<string, Pending>();
   /** Closed listeners whose TCP connections are still finishing. */
   private readonly draining = new Set<Listener>();
+  private readonly pool: ForwarderPool | undefined;
+  /** Listening sockets the forwarders are letting go of: awaited before binding anew. */
+  private unsharing: Promise<void>[] = [];
+  /** Undefined: forwarders accept always. */
+  private readonly demand: Demand | undefined;
+  private sharing = false;
+  private demandTimer: NodeJS.Timeout | undefined;
+  private lastSample: { elu: EventLoopUtilization; accepted: number; at: number } | undefined;
   private queue: Promise<void> = Promise.resolve();
   private stopped = false;
   private lastSyncMs = 0;
@@ -63,6 +95,22 @@ export class UserspaceBackend implements ProxyBackend {
       maxConnectTries: positive('maxConnectTries', options.maxConnectTries ?? 4),
       log: options.log ?? (() => {}),
     };
+    const forwarders = options.forwarders ?? 0;
+    if (!Number.isInteger(forwarders) || forwarders < 0) throw new Error(`UserspaceBackend: forwarders must be a whole number ≥ 0, not ${forwarders}`);
+    if (forwarders > 0) {
+      if (options.forwardWhen === 'always') this.sharing = true;
+      else {
+        this.demand = new Demand(options.demand);
+        this.demandTimer = setInterval(() => this.sampleDemand(), DEMAND_SAMPLE_MS).unref();
+      }
+      this.pool = new ForwarderPool({
+        size: forwarders,
+        connectTimeoutMs: this.settings.connectTimeoutMs,
+        maxConnectTries: this.settings.maxConnectTries,
+        routes: () => [...this.routes.values()].map((r) => r.port).filter(isTcp),
+        log: this.settings.log,
+      });
+    }
   }
 
   sync(ports: ServicePort[]): Promise<void> {
@@ -72,18 +120,20 @@ export class UserspaceBackend implements ProxyBackend {
   stop(): Promise<void> {
     return this.serially(async () => {
       this.stopped = true;
+      clearInterval(this.demandTimer);
       const all = [...this.listeners.values(), ...this.draining];
       for (const listener of all) listener.destroy();
       this.listeners.clear();
       this.pending.clear();
       this.routes.clear();
-      await Promise.all(all.map((l) => l.closed));
+      await Promise.all([...all.map((l) => l.closed), this.pool?.stop()]);
     });
   }
 
-  /** Counters for metrics; O(service ports). */
+  /** Counters for metrics; O(service ports). Forwarders' counts are as they last reported (every 250 ms). */
   stats(): UserspaceStats {
-    return statsOf(this.routes.values(), {
+    return statsOf(this.routes.values(), (key) => this.pool?.counters(key), {
+      forwarders: this.pool?.running ?? 0,
       listeners: this.listeners.size,
       pendingListeners: this.pending.size,
       drainingListeners: this.draining.size,
@@ -104,6 +154,9 @@ export class UserspaceBackend implements ProxyBackend {
     if (this.stopped) return this.settings.log('proxy: sync after stop ignored');
     const started = performance.now();
     const seen = new Set<string>();
+    /** TCP service ports new or changed, and those removed: what the forwarders are told. */
+    const changed: ServicePort[] = [];
+    const removed: string[] = [];
     for (const port of ports) {
       if (seen.has(port.key)) {
         this.settings.log(`proxy ${port.key}: listed twice; the first one is used`);
@@ -111,7 +164,7 @@ export class UserspaceBackend implements ProxyBackend {
       }
       seen.add(port.key);
       try {
-        this.upsert(port);
+        if (this.upsert(port) && isTcp(port)) changed.push(this.routes.get(port.key)!.port);
       } catch (err) {
         this.settings.log(`proxy ${port.key}: skipped, cannot be used: ${String(err)}`);
       }
@@ -120,21 +173,47 @@ export class UserspaceBackend implements ProxyBackend {
       if (seen.has(key)) continue;
       this.release(this.specsOf(route.port));
       this.routes.delete(key);
+      if (isTcp(route.port)) removed.push(key);
     }
+    this.pool?.routesChanged(changed, removed);
+    await Promise.all(this.unsharing.splice(0));
     await Promise.all([...this.pending.values()].map((p) => this.tryOpen(p)));
+    // Once synced, a port that took on affinity is accepted in this process alone.
+    this.reshare();
+    await Promise.all(this.unsharing.splice(0));
     this.syncs++;
     this.lastSyncMs = performance.now() - started;
   }
 
-  private upsert(port: ServicePort): void {
+  /** Returns whether the service port is new or changed. */
+  private upsert(port: ServicePort): boolean {
     const route = this.routes.get(port.key);
     if (!route) {
       const created = new Route(port);
       this.routes.set(port.key, created);
-      return this.reconcile(created, [], this.specsOf(port));
+      this.reconcile(created, [], this.specsOf(port));
+      return true;
     }
     const old = route.port;
-    if (route.update(port).addressesChanged) this.reconcile(route, this.specsOf(old), this.specsOf(port));
+    const { changed, addressesChanged } = route.update(port);
+    if (addressesChanged) this.reconcile(route, this.specsOf(old), this.specsOf(port));
+    return changed;
+  }
+
+  /**
+   * Shares with the forwarders each open TCP listener whose service port has
+   * no ClientIP affinity (while `sharing`), and takes back the others; the
+   * caller awaits `unsharing`. O(listeners).
+   */
+  private reshare(): void {
+    const pool = this.pool;
+    if (!pool) return;
+    for (const [key, listener] of this.listeners) {
+      const server = listener instanceof TcpListener ? listener.listening : undefined;
+      const wanted = server !== undefined && !listener.route.balancer.hasAffinity && this.sharing;
+      if (wanted && !pool.isShared(key)) pool.share(listener.spec, server);
+      else if (!wanted && pool.isShared(key)) this.unsharing.push(pool.unshare(key));
+    }
   }
 
   /** Closes the sockets `route` no longer needs and queues the new ones; apply() opens what is queued. */
@@ -153,10 +232,38 @@ export class UserspaceBackend implements ProxyBackend {
       const listener = this.listeners.get(spec.key);
       if (listener?.spec.serviceKey !== spec.serviceKey) continue;
       this.listeners.delete(spec.key);
+      if (this.pool?.isShared(spec.key)) this.unsharing.push(this.pool.unshare(spec.key));
       listener.close();
       this.draining.add(listener);
       void listener.closed.then(() => this.draining.delete(listener));
     }
+  }
+
+  /** Once a period: whether the forwarders should accept now (see forwarders/demand.ts). */
+  private sampleDemand(): void {
+    const elu = performance.eventLoopUtilization();
+    // All processes' connections: while the forwarders accept, they may take most of them.
+    let accepted = this.pool?.accepted() ?? 0;
+    let open = 0;
+    for (const route of this.routes.values()) {
+      accepted += route.counters.accepted;
+      open += route.counters.activeConnections;
+    }
+    const at = performance.now();
+    const last = this.lastSample;
+    this.lastSample = { elu, accepted, at };
+    if (!last || !this.demand) return;
+    const utilization = performance.eventLoopUtilization(elu, last.elu).utilization;
+    const sample = { utilization, seconds: (at - last.at) / 1000, accepted: accepted - last.accepted, open, now: at };
+    const wanted = this.demand.sample(sample);
+    if (wanted === this.sharing) return;
+    this.sharing = wanted;
+    this.settings.log(`proxy: forwarders ${wanted ? 'accept connections too (this process is busy with long connections)' : 'stop accepting (short connections, or none busy for a while)'}`);
+    void this.serially(async () => {
+      if (this.stopped) return;
+      this.reshare();
+      await Promise.all(this.unsharing.splice(0));
+    });
   }
 
   private async tryOpen(pending: Pending): Promise<void> {
@@ -187,6 +294,12 @@ export class UserspaceBackend implements ProxyBackend {
   private specsOf(port: ServicePort): ListenSpec[] {
     return listenSpecs(port, { bindAddress: this.bindAddress, clusterIPs: this.clusterIPs });
   }
+}
+
+const DEMAND_SAMPLE_MS = 250;
+
+function isTcp(port: ServicePort): boolean {
+  return port.protocol === 'TCP';
 }
 
 function positive(name: string, value: number): number {
