@@ -3,7 +3,7 @@
  * and a cleanup list that runs on normal exit, on failure and on Ctrl-C, so no
  * nats-server or API server outlives the run.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Resident set size of a process in MB (VmRSS in /proc/<pid>/status). */
 export function rssMB(pid: number): number {
@@ -42,6 +42,37 @@ export function cpuSeconds(pid: number): number {
   } catch {
     return NaN;
   }
+}
+
+/** The pids of a process's children now (the children file of each of its threads in /proc); [] once it is gone. */
+export function childPids(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+      readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+    );
+  } catch {
+    return [];
+  }
+}
+
+/** A process and its descendants now. */
+export function treePids(pid: number): number[] {
+  return [pid, ...childPids(pid).flatMap(treePids)];
+}
+
+/** cpuSeconds of a process and of its descendants alive now (the proxy and its forwarders, say). */
+export function treeCpuSeconds(pid: number): number {
+  return treePids(pid).reduce((sum, p) => sum + cpuSeconds(p), 0);
+}
+
+/** rssMB of a process and its descendants. */
+export function treeRssMB(pid: number): number {
+  return treePids(pid).reduce((sum, p) => sum + rssMB(p), 0);
+}
+
+/** peakRssMB of a process plus its descendants' (an upper bound: the peaks need not coincide). */
+export function treePeakRssMB(pid: number): number {
+  return treePids(pid).reduce((sum, p) => sum + peakRssMB(p), 0);
 }
 
 /** CPU seconds all processes of the machine have used (busy time in /proc/stat, all cores). */

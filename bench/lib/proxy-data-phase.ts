@@ -19,7 +19,7 @@ import { startHaproxy } from './proxy-haproxy.js';
 import { rounds, type LoadSettings, type Run, type Target, type TargetFigures } from './proxy-load.js';
 import { CLIENT_READY, SERVERS_READY, USERSPACE_READY, USERSPACE_STATS, type UserspaceChildConfig } from './proxy-protocol.js';
 import { rssAfterGc, startNodeChild, type NodeChild, type RssAfterGc } from './node-child.js';
-import { peakRssMB, rssMB, type Cleanup } from './proc.js';
+import { rssMB, treePeakRssMB, treePids, treeRssMB, type Cleanup } from './proc.js';
 import { formatSlice, loadLargestProfile, sliceProfile } from './cpuprofile.js';
 
 export type DataPhaseInput = {
@@ -38,7 +38,10 @@ export type DataPhaseResult = {
   figures: TargetFigures[];
   runs: Run[];
   haproxy: { version: string; instances: { id: string; threads: number; rssMB: number }[] };
-  keelson: { rssMB: number; peakRssMB: number; afterGc: RssAfterGc; stats: Record<string, unknown> };
+  /** RSS of the proxy's process and its forwarders (summed); afterGc is the main process's alone. */
+  keelson: { rssMB: number; peakRssMB: number; processes: number; afterGc: RssAfterGc; stats: Record<string, unknown> };
+  /** The same proxy run with --forwarders 0. */
+  oneProcessRssMB: number;
   /** With profileDir: where Keelson's proxy spent its CPU, bulk and new connections. */
   profile?: string[];
 };
@@ -77,6 +80,10 @@ export async function dataPhase(input: DataPhaseInput): Promise<DataPhaseResult>
     const profArgs = input.profileDir ? ['--cpu-prof', '--cpu-prof-dir', input.profileDir] : [];
     const keelson = await benchChild(input, 'user-space proxy', 'proxy-userspace-child.js', USERSPACE_READY, [JSON.stringify(cfg)], profArgs);
     own('user-space proxy', () => keelson.stop());
+    // The same proxy without forwarders (--forwarders 0): what they add, measured in the same rounds.
+    const cfg1: UserspaceChildConfig = { ...cfg, nodePort: await freePort(LOCAL), forwarders: 0 };
+    const keelson1 = await benchChild(input, 'user-space proxy, one process', 'proxy-userspace-child.js', USERSPACE_READY, [JSON.stringify(cfg1)]);
+    own('user-space proxy, one process', () => keelson1.stop());
 
     const haproxies = [];
     for (const threads of input.haproxyThreads) {
@@ -97,8 +104,9 @@ export async function dataPhase(input: DataPhaseInput): Promise<DataPhaseResult>
       { id: 'direct', label: 'direct', host: LOCAL, port: endpoints[0]!.port },
       ...haproxies.map((h) => ({ id: h.id, label: `haproxy, ${h.threads} thread${h.threads > 1 ? 's' : ''}`, host: LOCAL, port: h.port })),
       { id: 'keelson', label: 'Keelson user space', host: LOCAL, port: cfg.nodePort },
+      { id: 'keelson1', label: 'Keelson user space, one process', host: LOCAL, port: cfg1.nodePort },
     ];
-    const pids: Record<string, number> = { client: client.pid, servers: servers.pid, keelson: keelson.pid, ...Object.fromEntries(haproxies.map((h) => [h.id, h.pid])) };
+    const pids: Record<string, number> = { client: client.pid, servers: servers.pid, keelson: keelson.pid, keelson1: keelson1.pid, ...Object.fromEntries(haproxies.map((h) => [h.id, h.pid])) };
     const { figures, runs } = await rounds({
       client,
       targets,
@@ -111,7 +119,7 @@ export async function dataPhase(input: DataPhaseInput): Promise<DataPhaseResult>
     const statsLine = keelson.nextLine(USERSPACE_STATS, 10_000);
     keelson.send('stats');
     const stats = JSON.parse(await statsLine) as Record<string, unknown>;
-    const rss = { rssMB: rssMB(keelson.pid), peakRssMB: peakRssMB(keelson.pid) };
+    const rss = { rssMB: treeRssMB(keelson.pid), peakRssMB: treePeakRssMB(keelson.pid), processes: treePids(keelson.pid).length };
     const afterGc = await rssAfterGc(keelson);
     const instances = haproxies.map((h) => ({ id: h.id, threads: h.threads, rssMB: rssMB(h.pid) }));
     let profile: string[] | undefined;
@@ -119,7 +127,7 @@ export async function dataPhase(input: DataPhaseInput): Promise<DataPhaseResult>
       await keelson.stop(); // the profile is written when it exits
       profile = profileSlices(input.profileDir, runs, input.buildRoot);
     }
-    return { figures, runs, haproxy: { version: haproxies[0]?.version ?? '', instances }, keelson: { ...rss, afterGc, stats }, profile };
+    return { figures, runs, haproxy: { version: haproxies[0]?.version ?? '', instances }, keelson: { ...rss, afterGc, stats }, oneProcessRssMB: rssMB(keelson1.pid), profile };
   } finally {
     for (const s of started.reverse()) await s.stop().catch((e: Error) => log(`stopping ${s.name}: ${e.message}`));
   }

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { CLIENT_RESULT, type Load, type LoadOutcome } from './proxy-protocol.js';
 import type { LineChild } from './proxy-netns.js';
-import { cpuSeconds, machineBusySeconds } from './proc.js';
+import { machineBusySeconds, treeCpuSeconds } from './proc.js';
 import { nowMs, percentile, Samples, type Summary } from './stats.js';
 
 /** A place the client connects to. */
@@ -80,7 +80,8 @@ export async function measure(
 
 function snapshot(pids: Record<string, number>) {
   const cpu: Record<string, number> = {};
-  for (const [name, pid] of Object.entries(pids)) cpu[name] = cpuSeconds(pid);
+  // With descendants: the user-space proxy forwards in child processes too.
+  for (const [name, pid] of Object.entries(pids)) cpu[name] = treeCpuSeconds(pid);
   const u = process.cpuUsage();
   return { t: nowMs(), cpu, bench: (u.user + u.system) / 1e6, machine: machineBusySeconds(), softirq: softirqSeconds() };
 }

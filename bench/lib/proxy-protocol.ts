@@ -61,7 +61,13 @@ export type LoadOutcome = {
 };
 
 /** proxy-userspace-child.ts's argument: one service port on `bindAddress:nodePort`. */
-export type UserspaceChildConfig = { bindAddress: string; nodePort: number; endpoints: { ip: string; port: number }[] };
+export type UserspaceChildConfig = {
+  bindAddress: string;
+  nodePort: number;
+  endpoints: { ip: string; port: number }[];
+  /** Forwarder processes (default: as \`keelson proxy\`, one per further core). */
+  forwarders?: number;
+};
 
 /** proxy-sync-child.ts's argument. */
 export type SyncChildConfig = {

@@ -68,18 +68,35 @@ function dataRows(o: ProxyBenchOptions, d: DataPhaseResult): Row[] {
       'met?': yes(rr.value >= TARGET.userspaceVsHaproxy),
     });
   }
+  const one = by('keelson1');
+  const fwdBulk = paired(k.bulkRuns, one.bulkRuns);
+  const fwdRr = paired(k.rrRuns, one.rrRuns);
+  rows.push(
+    {
+      measure: `user space: what its ${d.keelson.processes - 1} forwarder process(es) add: bulk, vs the same proxy in one process (--forwarders 0)`,
+      Keelson: mbps(k),
+      'baseline (same run)': `one process ${mbps(one)}${errs(one)}`,
+      ratio: fwdBulk.text,
+    },
+    {
+      measure: 'user space: the same for new connections',
+      Keelson: cps(k),
+      'baseline (same run)': `one process ${cps(one)}${errs(one)}`,
+      ratio: fwdRr.text,
+    },
+  );
   const each = (fn: (h: (typeof haproxies)[number]) => string) => haproxies.map((h) => `${h.name} ${fn(h)}`).join('; ');
   rows.push(
     { measure: 'user space: the same, latency p50 / p99', Keelson: lat(k.rrLatency), 'baseline (same run)': `${each((h) => lat(h.f.rrLatency))}; direct ${lat(direct.rrLatency)}` },
     {
       measure: 'user space: cores used by the proxy, bulk / new connections',
       Keelson: `${fmt(k.cores.bulk.keelson ?? NaN)} / ${fmt(k.cores.rr.keelson ?? NaN)}`,
-      'baseline (same run)': each((h) => `${fmt(h.f.cores.bulk[h.id] ?? NaN)} / ${fmt(h.f.cores.rr[h.id] ?? NaN)}`),
+      'baseline (same run)': `${each((h) => `${fmt(h.f.cores.bulk[h.id] ?? NaN)} / ${fmt(h.f.cores.rr[h.id] ?? NaN)}`)}; one process ${fmt(one.cores.bulk.keelson1 ?? NaN)} / ${fmt(one.cores.rr.keelson1 ?? NaN)}`,
     },
     {
       measure: 'user space: proxy RSS at the end of the loads / after a forced GC',
       Keelson: `${fmt(d.keelson.rssMB, 1)} MB (peak ${fmt(d.keelson.peakRssMB, 1)}) / ${fmt(d.keelson.afterGc.rssMB, 1)} MB (V8 heap ${fmt(d.keelson.afterGc.memory.heapUsed, 1)} MB used, young generation ${fmt(d.keelson.afterGc.memory.spaces?.new_space?.[0] ?? NaN, 0)} MB kept)`,
-      'baseline (same run)': each((h) => `${fmt(h.rssMB, 1)} MB`),
+      'baseline (same run)': `${each((h) => `${fmt(h.rssMB, 1)} MB`)}; one process ${fmt(d.oneProcessRssMB, 1)} MB`,
     },
   );
   return rows;
@@ -172,7 +189,7 @@ function coreRows(phase: string, figures: TargetFigures[]): Row[] {
   for (const f of figures) {
     for (const kind of ['bulk', 'rr'] as const) {
       const c: Cores = f.cores[kind];
-      const proxy = f.id === 'keelson' ? c.keelson : f.id.startsWith('haproxy') ? c[f.id] : undefined;
+      const proxy = f.id === 'keelson' || f.id === 'keelson1' || f.id.startsWith('haproxy') ? c[f.id] : undefined;
       rows.push({
         phase,
         target: f.label,
@@ -202,7 +219,7 @@ function notes(o: ProxyBenchOptions, r: ProxyResults, code: string, machine: str
   const out = [`Code measured: ${code}. Machine: ${machine}.`];
   if (r.data) {
     out.push(
-      `User space: three backend servers in one child; Keelson's UserspaceBackend (compiled) in its own child, one service port whose node port listens on 127.0.0.1, round robin over the three; ${r.data.haproxy.version}, mode tcp, balance roundrobin, same backends, one instance per nbthread (${r.data.haproxy.instances.map((i) => i.threads).join(', ')}; "haproxy NT" = N threads); direct = the first backend. All on 127.0.0.1.`,
+      `User space: three backend servers in one child; Keelson's UserspaceBackend (compiled) in its own child with its forwarder processes (as \`keelson proxy\` runs it: one per core beyond the first, accepting while bulk traffic keeps the proxy busy), one service port whose node port listens on 127.0.0.1, round robin over the three; the same in one process (--forwarders 0) as a second child; ${r.data.haproxy.version}, mode tcp, balance roundrobin, same backends, one instance per nbthread (${r.data.haproxy.instances.map((i) => i.threads).join(', ')}; "haproxy NT" = N threads); direct = the first backend. All on 127.0.0.1.`,
       `Load (a client child of its own, Node.js, one reused read buffer per connection): bulk = ${o.connections} connections each asking for ${o.bulkMB} MB (the next one when done), bytes received in ${o.seconds} s; new connections = a closed loop, ${o.inFlight} in flight, for ${o.seconds} s. ${o.rounds} rounds after a ${WARMUP_S} s warm-up of each target, targets interleaved, the order rotated each round; figures are the median round, latencies over all rounds; a ratio is the median of the rounds' own ratios (both targets measured back to back), the rounds' values in brackets.`,
       `Keelson's proxy after the run: ${JSON.stringify(r.data.keelson.stats)}.`,
     );

@@ -11,7 +11,7 @@
  * `PROXY-USERSPACE-STATS <json>`. Stops (listeners closed) on SIGTERM or
  * when stdin closes.
  */
-import { UserspaceBackend } from '../../services/proxy/userspace/index.js';
+import { defaultForwarders, UserspaceBackend } from '../../services/proxy/userspace/index.js';
 import type { ServicePort } from '../../services/proxy/types.js';
 import { serveChild } from './child-commands.js';
 import { USERSPACE_READY, USERSPACE_STATS, type UserspaceChildConfig } from './proxy-protocol.js';
@@ -20,7 +20,8 @@ const HARD_LIMIT_MS = 40 * 60_000;
 
 async function main(): Promise<void> {
   const cfg = JSON.parse(process.argv[2] ?? '') as UserspaceChildConfig;
-  const backend = new UserspaceBackend({ bindAddress: cfg.bindAddress, log: (m) => process.stderr.write(`${m}\n`) });
+  const forwarders = cfg.forwarders ?? defaultForwarders();
+  const backend = new UserspaceBackend({ bindAddress: cfg.bindAddress, forwarders, log: (m) => process.stderr.write(`${m}\n`) });
   const port: ServicePort = {
     key: 'bench-proxy/data:/TCP',
     namespace: 'bench-proxy',
