@@ -17,7 +17,23 @@ import { lostWrites, startWriteLoad, type LoadReport } from './write-load.js';
 const NS = 'chaos';
 const REPLICAS = 4;
 
-type Outage = { lostPods: number; recoveredMs: number; cleanedMs: number };
+type Outage = { lostPods: number; recoveredMs: number; cleanedMs: number; timeline: string[] };
+
+type PodList = { items: { metadata: { name: string; deletionTimestamp?: string }; spec: { nodeName?: string }; status?: { phase?: string } }[] };
+type NodeObj = { status?: { conditions?: { type: string; status: string }[] } };
+
+/** What the recovery looks like now, in one line: the victim's Ready condition and the pods by place and phase. */
+async function recoveryState(c: ChaosCluster, victim: string): Promise<string> {
+  const [pods, node] = await Promise.all([c.get<PodList>(`/api/v1/namespaces/${NS}/pods?labelSelector=app%3Dweb`), c.get<NodeObj>(`/api/v1/nodes/${victim}`)]);
+  const ready = node.status?.conditions?.find((x) => x.type === 'Ready')?.status ?? '?';
+  const count = new Map<string, number>();
+  for (const p of pods.items) {
+    const where = p.spec.nodeName === undefined ? 'unscheduled' : p.spec.nodeName === victim ? 'victim' : 'other';
+    const key = `${where} ${p.metadata.deletionTimestamp ? 'Terminating' : (p.status?.phase ?? '?')}`;
+    count.set(key, (count.get(key) ?? 0) + 1);
+  }
+  return `node Ready=${ready}; pods ${[...count].sort().map(([k, n]) => `${n} ${k}`).join(', ')}`;
+}
 
 /** Kills worker-1, waits for its pods to run elsewhere, starts it again and waits for its stale containers to go. */
 async function killWorker(c: ChaosCluster, victim: string): Promise<Outage> {
@@ -28,7 +44,12 @@ async function killWorker(c: ChaosCluster, victim: string): Promise<Outage> {
   const killedAt = Date.now();
   await docker(['kill', '-s', 'KILL', ...ids]);
   c.log(`killed ${victim}`);
+  // Where the time goes, for the diagnostics: each change of the state seen while waiting.
+  const timeline: string[] = [];
+  let last = '';
   await waitUntil(`${REPLICAS} pods Running, none on ${victim}`, 60_000, async () => {
+    const state = await recoveryState(c, victim);
+    if (state !== last) timeline.push(`${((Date.now() - killedAt) / 1000).toFixed(2)} s: ${(last = state)}`);
     const pods = await runningPods(c, NS, 'web');
     return pods.length === REPLICAS && pods.every((p) => p.spec.nodeName !== victim);
   });
@@ -36,7 +57,7 @@ async function killWorker(c: ChaosCluster, victim: string): Promise<Outage> {
   await docker(['start', ...ids]);
   const restartedAt = Date.now();
   await waitUntil(`${victim} to remove the containers of the pods it lost`, 60_000, async () => (await podContainers(c, 'worker-1')).length === 0);
-  return { lostPods: before.filter((p) => p.spec.nodeName === victim).length, recoveredMs, cleanedMs: Date.now() - restartedAt };
+  return { lostPods: before.filter((p) => p.spec.nodeName === victim).length, recoveredMs, cleanedMs: Date.now() - restartedAt, timeline };
 }
 
 test('kill -9 a worker: its pods Running elsewhere within 10 s; back, its stale containers go and the count stays exact', { timeout: 600_000 }, async (t) => {
@@ -69,6 +90,7 @@ test('kill -9 a worker: its pods Running elsewhere within 10 s; back, its stale 
         `back, its stale containers removed ${(outage.cleanedMs / 1000).toFixed(1)} s after it started; pods: ${after.length} Running of ${all.items.length}; ` +
         `writes meanwhile: ${report.sent} sent, ${report.acked.size} acknowledged, ${report.failed.length} failed, ${lost.length} lost`,
     );
+    t.diagnostic(`after the kill:\n${outage.timeline.join('\n')}`);
     assert.equal(after.length, REPLICAS, 'exactly the replica count is Running');
     assert.equal(all.items.length, REPLICAS, 'and no extra pod object is left');
     assert.deepEqual(lost, [], 'no acknowledged write is lost');
