@@ -124,12 +124,17 @@ export function sleeperRC(name: string, namespace: string, replicas: number): st
   });
 }
 
-type PodList = { items: { metadata: { name: string; uid: string; deletionTimestamp?: string }; spec: { nodeName?: string }; status?: { phase?: string } }[] };
+export type PodList = { items: { metadata: { name: string; uid: string; deletionTimestamp?: string }; spec: { nodeName?: string }; status?: { phase?: string } }[] };
 
 /** The pods of an RC (by its `app` label) that are Running and not being deleted. */
+/** Running and not being deleted. */
+export function isRunning(p: PodList['items'][number]): boolean {
+  return p.status?.phase === 'Running' && !p.metadata.deletionTimestamp;
+}
+
 export async function runningPods(c: ChaosCluster, namespace: string, app: string): Promise<PodList['items']> {
   const pods = await c.get<PodList>(`/api/v1/namespaces/${namespace}/pods?labelSelector=app%3D${app}`);
-  return pods.items.filter((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp);
+  return pods.items.filter(isRunning);
 }
 
 /** `until` as the chaos tests poll: every 250 ms, an error (a master down) only meaning "not yet". */

@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { docker, nodeName, podContainers, workerContainers } from '../../scripts/compose/compose-cluster.js';
-import { leaseNames, runningPods, sleeperRC, startChaosCluster, waitUntil, type ChaosCluster } from './chaos-cluster.js';
+import { isRunning, leaseNames, runningPods, sleeperRC, startChaosCluster, waitUntil, type ChaosCluster, type PodList } from './chaos-cluster.js';
 import { lostWrites, startWriteLoad, type LoadReport } from './write-load.js';
 
 const NS = 'chaos';
@@ -19,11 +19,10 @@ const REPLICAS = 4;
 
 type Outage = { lostPods: number; recoveredMs: number; cleanedMs: number; timeline: string[] };
 
-type PodList = { items: { metadata: { name: string; deletionTimestamp?: string }; spec: { nodeName?: string }; status?: { phase?: string } }[] };
 type NodeObj = { status?: { conditions?: { type: string; status: string }[] } };
 
-/** What the recovery looks like now, in one line: the victim's Ready condition and the pods by place and phase. */
-async function recoveryState(c: ChaosCluster, victim: string): Promise<string> {
+/** What the recovery looks like now, in one line (the victim's Ready condition and the pods by place and phase), and the pods. */
+async function recoveryState(c: ChaosCluster, victim: string): Promise<{ line: string; pods: PodList['items'] }> {
   const [pods, node] = await Promise.all([c.get<PodList>(`/api/v1/namespaces/${NS}/pods?labelSelector=app%3Dweb`), c.get<NodeObj>(`/api/v1/nodes/${victim}`)]);
   const ready = node.status?.conditions?.find((x) => x.type === 'Ready')?.status ?? '?';
   const count = new Map<string, number>();
@@ -32,7 +31,7 @@ async function recoveryState(c: ChaosCluster, victim: string): Promise<string> {
     const key = `${where} ${p.metadata.deletionTimestamp ? 'Terminating' : (p.status?.phase ?? '?')}`;
     count.set(key, (count.get(key) ?? 0) + 1);
   }
-  return `node Ready=${ready}; pods ${[...count].sort().map(([k, n]) => `${n} ${k}`).join(', ')}`;
+  return { line: `node Ready=${ready}; pods ${[...count].sort().map(([k, n]) => `${n} ${k}`).join(', ')}`, pods: pods.items };
 }
 
 /** Kills worker-1, waits for its pods to run elsewhere, starts it again and waits for its stale containers to go. */
@@ -48,10 +47,10 @@ async function killWorker(c: ChaosCluster, victim: string): Promise<Outage> {
   const timeline: string[] = [];
   let last = '';
   await waitUntil(`${REPLICAS} pods Running, none on ${victim}`, 60_000, async () => {
-    const state = await recoveryState(c, victim);
-    if (state !== last) timeline.push(`${((Date.now() - killedAt) / 1000).toFixed(2)} s: ${(last = state)}`);
-    const pods = await runningPods(c, NS, 'web');
-    return pods.length === REPLICAS && pods.every((p) => p.spec.nodeName !== victim);
+    const { line, pods } = await recoveryState(c, victim);
+    if (line !== last) timeline.push(`${((Date.now() - killedAt) / 1000).toFixed(2)} s: ${(last = line)}`);
+    const running = pods.filter(isRunning);
+    return running.length === REPLICAS && running.every((p) => p.spec.nodeName !== victim);
   });
   const recoveredMs = Date.now() - killedAt;
   await docker(['start', ...ids]);

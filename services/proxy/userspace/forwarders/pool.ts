@@ -35,6 +35,7 @@ export type PoolOptions = {
 };
 
 type Counts = Pick<RouteCounters, 'accepted' | 'failed' | 'activeConnections'>;
+const noCounts = (): Counts => ({ accepted: 0, failed: 0, activeConnections: 0 });
 
 /** An unlisten waiting for these forwarders' answers. */
 type Unlisten = { waiting: Set<Forwarder>; done: () => void };
@@ -108,7 +109,7 @@ export class ForwarderPool {
     for (const f of this.forwarders) {
       const c = f.counters.get(key);
       if (!c) continue;
-      sum ??= { accepted: 0, failed: 0, activeConnections: 0 };
+      sum ??= noCounts();
       sum.accepted += c.accepted;
       sum.failed += c.failed;
       sum.activeConnections += c.activeConnections;
@@ -181,7 +182,7 @@ export class ForwarderPool {
 
   private exited(f: Forwarder): void {
     for (const [key, c] of f.counters) {
-      const r = this.retired.get(key) ?? { accepted: 0, failed: 0, activeConnections: 0 };
+      const r = this.retired.get(key) ?? noCounts();
       r.accepted += c.accepted;
       r.failed += c.failed;
       this.retired.set(key, r);
