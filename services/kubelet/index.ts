@@ -72,7 +72,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
   const sync = new NodeSync({ client, heartbeatClient, nodeName: opts.nodeName, runtime: opts.runtime, dataDir: opts.dataDir ?? tmpdir(), labels: opts.labels });
 
   const inspector = startInspector(nc, `kubelet/${opts.nodeName}`);
-  const pods = new PodManager({ client, runtime: opts.runtime, nodeName: opts.nodeName, hostIP: internalIPv4(), crashBackOff: opts.crashBackOff, inspector });
+  const pods = new PodManager({ client, runtime: opts.runtime, nodeName: opts.nodeName, hostIP: internalIPv4(), crashBackOff: opts.crashBackOff, inspector, log });
   let streaming: Streaming | undefined;
   let natsUp = true;
   const machine = kubeletMachine.provide({

@@ -42,12 +42,15 @@ describe('kubelet pods on the fake runtime', () => {
   let client: KeelsonClient;
   const runtime = new FakeRuntime();
   let pods: PodManager;
+  /** What the pod manager logged (its startup line per pod). */
+  const logged: string[] = [];
+  const log = (line: string) => logged.push(line);
 
   before(async () => {
     nats = await startTestNats({ after: () => undefined }, 'single');
     api = await startApiServer({ nats: nats.urls, host: '127.0.0.1', port: 0 });
     client = await KeelsonClient.connect(nats.urls, 'kubelet-test');
-    pods = new PodManager({ client, runtime, nodeName: NODE, hostIP: '10.0.0.7' });
+    pods = new PodManager({ client, runtime, nodeName: NODE, hostIP: '10.0.0.7', log });
     await pods.start();
   });
   after(async () => {
@@ -70,6 +73,10 @@ describe('kubelet pods on the fake runtime', () => {
     const cond = Object.fromEntries(p.status!.conditions!.map((c) => [c.type, c.status]));
     assert.deepEqual(cond, { PodScheduled: 'True', Initialized: 'True', ContainersReady: 'True', Ready: 'True' });
     assert.ok(p.status!.conditions!.every((c) => c.lastTransitionTime), 'transition times stamped');
+    // As Kubernetes' kubelet logs a pod's startup duration: once, with where the time went.
+    const lines = logged.filter((l) => l.includes('pod default/web '));
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(lines[0]!, /^kubelet node-a: pod default\/web Running \d+ ms after it was seen \(sandbox up at \d+ ms, containers at \d+ ms\)$/);
   });
 
   test('pods of other nodes are left alone', async () => {
@@ -112,9 +119,11 @@ describe('kubelet pods on the fake runtime', () => {
     await eventually('keep Running', () => get('keep'), (p) => p.status?.phase === 'Running');
     const before = (await runtime.listManaged()).filter((m) => m.podName === 'keep').map((m) => m.id).sort();
     await pods.stop();
-    pods = new PodManager({ client, runtime, nodeName: NODE, hostIP: '10.0.0.7' });
+    pods = new PodManager({ client, runtime, nodeName: NODE, hostIP: '10.0.0.7', log });
+    const linesBefore = logged.length;
     await pods.start();
     await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(logged.slice(linesBefore).filter((l) => l.includes('pod default/keep ')), [], 'an adopted pod did not start here: no startup line');
     const after = (await runtime.listManaged()).filter((m) => m.podName === 'keep').map((m) => m.id).sort();
     assert.deepEqual(after, before, 'same sandbox and container instances');
     const p = await get('keep');

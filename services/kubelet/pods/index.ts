@@ -27,6 +27,8 @@ export type PodManagerOptions = {
   crashBackOff?: BackOff;
   /** Where the pods' and containers' actors report their transitions (live inspection). */
   inspector?: Inspector;
+  /** One line per pod started, with where its startup time went. Default: none. */
+  log?: (message: string) => void;
 };
 
 const PODS = resourceForKind('Pod')!;
@@ -46,7 +48,7 @@ export class PodManager {
   private readonly logic: PodLogic;
 
   constructor(private readonly opts: PodManagerOptions) {
-    this.status = new StatusWriter(opts.client, opts.hostIP);
+    this.status = new StatusWriter(opts.client, opts.hostIP, (w, s) => this.written(w, s));
     this.logic = podLogic(opts.runtime, (uid) => this.workers.get(uid));
   }
 
@@ -146,6 +148,21 @@ export class PodManager {
     this.workers.set(uid, worker);
     worker.start(found);
     if (pod.metadata?.deletionTimestamp) worker.update(pod);
+  }
+
+  /**
+   * Kubernetes' kubelet logs each pod's startup duration; so does this one, once the
+   * API has a pod it started Running, split into its steps (ms since the kubelet saw it).
+   */
+  private written(worker: PodWorker, status: PodStatus): void {
+    const s = worker.startup;
+    if (!s || s.logged || status.phase !== 'Running' || !this.opts.log) return;
+    s.logged = true;
+    const at = (t?: number) => (t === undefined ? '?' : `${t - s.seenAt} ms`);
+    this.opts.log(
+      `kubelet ${this.opts.nodeName}: pod ${worker.namespace}/${worker.name} Running ${at(Date.now())} after it was seen ` +
+        `(sandbox up at ${at(s.sandboxAt)}, containers at ${at(s.containersAt)})`,
+    );
   }
 
   private report(worker: PodWorker, status: PodStatus, terminated: boolean): void {

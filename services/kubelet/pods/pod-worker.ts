@@ -80,6 +80,11 @@ export class PodWorker {
   private readonly readied = new Map<string, string | undefined>();
   private object: KObject;
   private podIP?: string;
+  /**
+   * For the startup log line: when this kubelet took the pod on and when its sandbox
+   * and each container's first instance were up (ms since epoch); none for an adopted pod.
+   */
+  startup?: { seenAt: number; sandboxAt?: number; containersAt?: number; logged?: boolean };
 
   constructor(
     object: KObject,
@@ -141,6 +146,7 @@ export class PodWorker {
     for (const c of this.containers.values()) c.start();
     const sandbox = found.find((m) => m.kind === 'sandbox' && m.state === 'running');
     if (!sandbox) {
+      this.startup = { seenAt: Date.now() };
       this.pod.send({ type: 'ADMIT', startTime: now() });
       return;
     }
@@ -181,6 +187,7 @@ export class PodWorker {
   async createSandbox(): Promise<SandboxRef> {
     const sb = await this.opts.runtime.createSandbox(this.object as Pod);
     this.podIP = sb.ip;
+    if (this.startup) this.startup.sandboxAt ??= Date.now();
     return { sandboxID: sb.id, podIP: sb.ip };
   }
 
@@ -193,6 +200,7 @@ export class PodWorker {
     const id = await runtime.createContainer(this.object as Pod, c as never, sandbox, { attempt: input.restartCount });
     this.current.set(input.name, id);
     await runtime.startContainer(id);
+    if (this.startup && input.restartCount === 0) this.startup.containersAt = Date.now();
     return { containerID: `${runtime.name}://${id}`, startedAt: now() };
   }
 

@@ -35,6 +35,8 @@ export class StatusWriter {
   constructor(
     private readonly client: KeelsonClient,
     private readonly hostIP: string,
+    /** Told after each status the API accepted. */
+    private readonly written: (worker: PodWorker, status: PodStatus) => void = () => undefined,
   ) {}
 
   write(worker: PodWorker, status: PodStatus): void {
@@ -73,6 +75,7 @@ export class StatusWriter {
       try {
         await this.client.patch('pods', slot.worker.namespace, slot.worker.name, 'merge', { metadata: { uid: slot.worker.uid }, status }, 'status');
         slot.written = json;
+        this.written(slot.worker, status);
       } catch (e) {
         if (isNotFound(e)) return;
         console.error(`kubelet: status of pod ${slot.worker.namespace}/${slot.worker.name} not written:`, (e as Error).message);

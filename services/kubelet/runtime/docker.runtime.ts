@@ -162,8 +162,8 @@ export class DockerRuntime implements ContainerRuntime {
 
   async createContainer(pod: Pod, container: Container, sandbox: Sandbox, options: CreateContainerOptions = {}): Promise<string> {
     const mounts = resolveMounts(this.dataDir, pod, container);
-    const siblings = (await this.listPod(pod.metadata.uid)).filter((c) => c.Labels[Labels.container] === container.name);
-    const attempt = options.attempt ?? nextAttempt(siblings);
+    // The kubelet knows the attempt (its restart count); only other callers need the engine asked.
+    const attempt = options.attempt ?? nextAttempt((await this.listPod(pod.metadata.uid)).filter((c) => c.Labels[Labels.container] === container.name));
     return this.createNamed(pod, container.name, attempt, (name, a) =>
       containerCreateOptions(pod, container, { name, attempt: a, sandboxId: sandbox.id, mounts, note: this.log, ...this.nodeInput() }),
     );
