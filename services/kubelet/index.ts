@@ -15,6 +15,7 @@ import { startInspector } from '../lib/inspect/index.js';
 import { connectNats, onNatsStatus, type NatsAddress, type NatsConnection } from '../lib/nats/index.js';
 import { internalIPv4 } from './host-facts.js';
 import { NodeSync } from './node-sync.js';
+import { HeartbeatFailover } from './heartbeat-failover.js';
 import { PodManager } from './pods/index.js';
 import { serveStreaming, type Streaming } from './streaming/index.js';
 import { createRuntime, type ContainerRuntime, type RuntimeName } from './runtime/index.js';
@@ -75,10 +76,23 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
   const pods = new PodManager({ client, runtime: opts.runtime, nodeName: opts.nodeName, hostIP: internalIPv4(), crashBackOff: opts.crashBackOff, inspector, log });
   let streaming: Streaming | undefined;
   let natsUp = true;
+  const failover = new HeartbeatFailover({
+    reconnect: () => nc.reconnect(),
+    connected: () => natsUp && !nc.isClosed(),
+    log: (m) => log(`kubelet ${opts.nodeName}: ${m}`),
+  });
   const machine = kubeletMachine.provide({
     actors: {
       registerNode: fromPromise(() => sync.register()),
-      renewLease: fromPromise(() => sync.renewLease()),
+      renewLease: fromPromise(async () => {
+        try {
+          await sync.renewLease();
+          failover.succeeded();
+        } catch (e) {
+          failover.failed(e);
+          throw e;
+        }
+      }),
       reportStatus: fromPromise(() => sync.reportStatus()),
       drain: fromPromise(async () => {
         clearInterval(checker);

@@ -46,6 +46,17 @@ export function resolveResource(what: string | ResourceInfo): ResourceInfo {
   return r;
 }
 
+/** Errors of requests that no API server answered, as opposed to a Status one sent. */
+const unanswered = new WeakSet<ApiError>();
+
+/**
+ * True when no API server answered the request over NATS (a timeout, or nobody
+ * listening through this connection's server): the path may be what failed.
+ */
+export function isUnanswered(e: unknown): boolean {
+  return e instanceof ApiError && unanswered.has(e);
+}
+
 export class KeelsonClient {
   private store?: Promise<Store>;
 
@@ -85,7 +96,9 @@ export class KeelsonClient {
         timeout: this.opts.timeoutMs ?? 10_000,
       });
     } catch (e) {
-      throw errors.unavailable(`no API server answered on NATS (${(e as Error).message}); is the control plane running?`, e);
+      const err = errors.unavailable(`no API server answered on NATS (${(e as Error).message}); is the control plane running?`, e);
+      unanswered.add(err);
+      throw err;
     }
     const res = decodeMessage(RESPONSE_TYPE, reply.data) as ApiResponse;
     if (res.status && (res.code ?? 500) >= 400) throw ApiError.fromStatus(res.status);
