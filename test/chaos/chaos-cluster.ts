@@ -45,7 +45,13 @@ export async function startChaosCluster(t: Hooks, name: string): Promise<ChaosCl
     rmSync(scratch, { recursive: true, force: true });
   });
   await composeDown(base).catch(() => undefined);
-  await composeUp(base, { timeoutMs: 180_000, log });
+  try {
+    await composeUp(base, { timeoutMs: 180_000, log });
+  } catch (e) {
+    // The teardown removes the containers: what they said goes with the failure.
+    for (const s of CLUSTER_SERVICES) for (const line of `--- ${s}:\n${await serviceLogs(name, s, 40)}`.trimEnd().split('\n')) log(line);
+    throw e;
+  }
   const env = { PATH: process.env.PATH, HOME: home, KUBECONFIG: base.kubeconfigPath };
   return {
     ...base,
@@ -75,20 +81,26 @@ export async function startChaosCluster(t: Hooks, name: string): Promise<ChaosCl
         return JSON.parse(text);
       }
     },
-    logs: async (service, tail = 40) => {
-      try {
-        const { stdout, stderr } = await run('docker', ['logs', '--tail', String(tail), `${name}_${service}_1`], { maxBuffer: 16 * 1024 * 1024 });
-        return `${stdout}${stderr}`;
-      } catch (e) {
-        return `(no logs: ${(e as Error).message})`;
-      }
-    },
+    logs: (service, tail = 40) => serviceLogs(name, service, tail),
     file: (fileName, text) => {
       const p = join(scratch, fileName);
       writeFileSync(p, text);
       return p;
     },
   };
+}
+
+/** The compose services of Keelson's own processes and the load balancer, whose logs a failure prints. */
+export const CLUSTER_SERVICES = ['master-1', 'master-2', 'master-3', 'haproxy', 'worker-1', 'worker-2'];
+
+/** The last `tail` lines a compose service wrote (stdout and stderr). */
+async function serviceLogs(project: string, service: string, tail: number): Promise<string> {
+  try {
+    const { stdout, stderr } = await run('docker', ['logs', '--tail', String(tail), `${project}_${service}_1`], { maxBuffer: 16 * 1024 * 1024 });
+    return `${stdout}${stderr}`;
+  } catch (e) {
+    return `(no logs: ${(e as Error).message})`;
+  }
 }
 
 /** The identity holding an election's Lease mirror (kube-system/<name>), e.g. `master-2`. */
@@ -126,7 +138,6 @@ export function sleeperRC(name: string, namespace: string, replicas: number): st
 
 export type PodList = { items: { metadata: { name: string; uid: string; deletionTimestamp?: string }; spec: { nodeName?: string }; status?: { phase?: string } }[] };
 
-/** The pods of an RC (by its `app` label) that are Running and not being deleted. */
 /** Running and not being deleted. */
 export function isRunning(p: PodList['items'][number]): boolean {
   return p.status?.phase === 'Running' && !p.metadata.deletionTimestamp;
