@@ -12,7 +12,7 @@ import type { BackOff } from '../../statecharts/container.machine.js';
 import { kubeletMachine } from '../../statecharts/kubelet.machine.js';
 import { KeelsonClient } from '../lib/client/index.js';
 import { startInspector } from '../lib/inspect/index.js';
-import { connectNats, onNatsStatus, type NatsAddress, type NatsConnection } from '../lib/nats/index.js';
+import { connectNats, natsTarget, onNatsStatus, type NatsAddress, type NatsConnection } from '../lib/nats/index.js';
 import { internalIPv4 } from './host-facts.js';
 import { NodeSync } from './node-sync.js';
 import { HeartbeatFailover } from './heartbeat-failover.js';
@@ -58,6 +58,8 @@ export type Kubelet = {
 
 /** How long shutdown waits to say "not ready" before leaving anyway. */
 const SHUTDOWN_REPORT_MS = 2_000;
+/** How often a kubelet waiting for its first NATS connection says so. */
+const NATS_WAIT_LOG_MS = 5_000;
 
 export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
   const heartbeatMs = opts.heartbeatMs ?? 2_000;
@@ -67,7 +69,16 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
   if (b && !(b.initialMs > 0 && b.maxMs >= b.initialMs)) {
     throw new Error(`crashBackOff needs initialMs > 0 and maxMs >= initialMs, not ${JSON.stringify(b)}`);
   }
-  const nc: NatsConnection = await connectNats(opts.nats, `keelson-kubelet-${opts.nodeName}`, { waitForServer: false });
+  // As Kubernetes' kubelet waits for its API server: a node started before the control
+  // plane (a cluster coming up, a machine booting) keeps trying, and says so.
+  const servers = natsTarget(opts.nats).servers.join(', ');
+  const waiting = setInterval(() => log(`kubelet ${opts.nodeName}: no NATS server answers yet at ${servers}; still trying`), NATS_WAIT_LOG_MS);
+  let nc: NatsConnection;
+  try {
+    nc = await connectNats(opts.nats, `keelson-kubelet-${opts.nodeName}`, { waitForServer: true });
+  } finally {
+    clearInterval(waiting);
+  }
   const client = new KeelsonClient(nc, { timeoutMs: opts.requestTimeoutMs ?? 5_000, bucket: opts.bucket });
   const heartbeatClient = new KeelsonClient(nc, { timeoutMs: Math.min(heartbeatMs, opts.requestTimeoutMs ?? 5_000), bucket: opts.bucket });
   const sync = new NodeSync({ client, heartbeatClient, nodeName: opts.nodeName, runtime: opts.runtime, dataDir: opts.dataDir ?? tmpdir(), labels: opts.labels });

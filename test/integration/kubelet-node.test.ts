@@ -5,12 +5,17 @@
  * "not ready" when it stops — leaving the Node in place.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { startApiServer, type ApiServer } from '../../services/apiserver/index.js';
 import type { KObject } from '../../services/lib/api/resources.js';
 import { KeelsonClient } from '../../services/lib/client/index.js';
 import { startKubelet, type Kubelet, type KubeletOptions } from '../../services/kubelet/index.js';
 import { FakeRuntime } from '../../services/kubelet/runtime/index.js';
+import { connectNats } from '../../services/lib/nats/index.js';
+import { freePort, startNatsServer } from '../../services/lib/nats-server/index.js';
 import { startTestNats } from '../harness/nats.js';
 
 type Json = any;
@@ -154,4 +159,34 @@ test('losing NATS puts the kubelet in NatsLost; it still stops at once', async (
   await kubelet.stop();
   assert.ok(Date.now() - began < 1000, `stop took ${Date.now() - began} ms`);
   assert.equal(kubelet.actor.getSnapshot().value, 'Stopped');
+});
+
+test('a kubelet started before NATS keeps trying and registers once NATS and the API server are up', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kubelet-early-'));
+  let nats: Awaited<ReturnType<typeof startNatsServer>> | undefined;
+  let api: ApiServer | undefined;
+  let kubelet: Kubelet | undefined;
+  // The kubelet first, while NATS is there; then the rest.
+  t.after(async () => {
+    await kubelet?.stop();
+    await api?.stop();
+    await nats?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const port = await freePort();
+  const url = `nats://127.0.0.1:${port}`;
+  const starting = startKubelet({ nats: [url], nodeName: 'early-1', runtime: new FakeRuntime(), heartbeatMs: 200, bucket: 'kubelet-node' });
+  starting.then((k) => (kubelet = k)).catch(() => undefined);
+  const early = await Promise.race([starting.then(() => 'started', (e: Error) => `failed: ${e.message}`), new Promise((r) => setTimeout(() => r('waiting'), 1_500))]);
+  assert.equal(early, 'waiting', 'with no NATS server the kubelet neither fails nor pretends to be up');
+  nats = await startNatsServer({ dataDir: dir, port });
+  api = await startApiServer({ nats: [url], port: 0, host: '127.0.0.1', bucket: 'kubelet-node' });
+  kubelet = await starting;
+  const client = new KeelsonClient(await connectNats([url], 'test-client'));
+  try {
+    const node = await client.get('Node', undefined, 'early-1');
+    assert.equal(condition(node, 'Ready').status, 'True');
+  } finally {
+    await client.close();
+  }
 });
