@@ -3,24 +3,27 @@
  * a connection to a server cut off the network can look alive for a long time.
  * The same over NATS: after `threshold` lease renewals in a row that no API
  * server answered (a timeout, or no responders through this server) while the
- * client believes it is connected, the connection is made to reconnect, which
- * takes it to another server of its list. The client's pings would notice as
- * well, but only after 2 × 2 s plus the reconnect, longer than a node's grace
- * allows where nodes are declared dead quickly (the compose cluster: 4 s). At
- * most one forced reconnect per `coolDownMs`, so a control plane that does not
- * answer anyone (a store election) does not have every node reconnecting over
- * and over.
+ * client believes it is connected, the link to the server is checked (a NATS
+ * ping, answered by the server itself), and the client reconnects to another
+ * server of its list when the ping goes unanswered or when the server knew of
+ * no API server. A timeout on a link that answers is a slow control plane (a
+ * store election): moving would not help. The client's own pings would notice a
+ * dead link too, but after 2 × 2 s and then the reconnect, longer than a node's
+ * grace where dead nodes are found quickly (the compose cluster: 4 s). At most
+ * one reconnect per `coolDownMs`, counting the client's own reconnects.
  */
-import { isUnanswered } from '../lib/client/index.js';
+import { isNoResponders, isUnanswered } from '../lib/client/index.js';
 
 export type HeartbeatFailoverOptions = {
-  /** Makes the connection reconnect (nats.js `nc.reconnect()`). */
+  /** Drops the connection and dials another server (lib/nats reconnectElsewhere). */
   reconnect: () => Promise<void>;
   /** Whether the connection believes it is connected (a disconnected one is already reconnecting). */
   connected: () => boolean;
-  /** Unanswered renewals in a row that force a reconnect. Default 2. */
+  /** Whether the server answers a ping in time (nats.js `nc.rtt()`, bounded). */
+  linkAlive: () => Promise<boolean>;
+  /** Unanswered renewals in a row that lead to a check. Default 2. */
   threshold?: number;
-  /** Least time between two forced reconnects. Default 10 s. */
+  /** Least time between two reconnects. Default 10 s. */
   coolDownMs?: number;
   log?: (message: string) => void;
   /** The clock, for tests. */
@@ -29,7 +32,8 @@ export type HeartbeatFailoverOptions = {
 
 export class HeartbeatFailover {
   private unansweredInRow = 0;
-  private lastForcedMs = -Infinity;
+  private lastReconnectMs = -Infinity;
+  private checking = false;
 
   constructor(private readonly opts: HeartbeatFailoverOptions) {}
 
@@ -38,20 +42,41 @@ export class HeartbeatFailover {
     this.unansweredInRow = 0;
   }
 
-  /** A renewal failed; returns true when it forced a reconnect. */
-  failed(err: unknown): boolean {
-    // An API server's own refusal (a Status) means the path works.
-    if (!isUnanswered(err)) {
-      this.unansweredInRow = 0;
+  /** The client reconnected by itself: the count starts over, and so does the cool-down. */
+  reconnected(): void {
+    this.unansweredInRow = 0;
+    this.lastReconnectMs = this.now();
+  }
+
+  /** A renewal failed; resolves true when it made the client reconnect. */
+  async failed(err: unknown): Promise<boolean> {
+    // An API server's own refusal (a Status) means the path works; while disconnected
+    // the client is reconnecting already, and what fails then says nothing of the server.
+    if (!isUnanswered(err) || !this.opts.connected()) {
+      if (!isUnanswered(err)) this.unansweredInRow = 0;
       return false;
     }
-    this.unansweredInRow++;
-    const now = (this.opts.now ?? Date.now)();
-    if (this.unansweredInRow < (this.opts.threshold ?? 2) || !this.opts.connected() || now - this.lastForcedMs < (this.opts.coolDownMs ?? 10_000)) return false;
-    this.unansweredInRow = 0;
-    this.lastForcedMs = now;
-    this.opts.log?.('no API server answered the last lease renewals though NATS is connected: reconnecting to another server');
-    this.opts.reconnect().catch((e: unknown) => this.opts.log?.(`reconnect failed: ${(e as Error).message}`));
-    return true;
+    if (++this.unansweredInRow < (this.opts.threshold ?? 2) || this.checking || this.now() - this.lastReconnectMs < (this.opts.coolDownMs ?? 10_000)) return false;
+    this.checking = true;
+    try {
+      const dead = !(await this.opts.linkAlive());
+      if (!dead && !isNoResponders(err)) return false;
+      if (!this.opts.connected()) return false;
+      this.unansweredInRow = 0;
+      this.lastReconnectMs = this.now();
+      this.opts.log?.(
+        dead
+          ? 'the NATS server answers no ping and no API server answered the last lease renewals: reconnecting to another server'
+          : 'no API server can be reached through this NATS server: reconnecting to another server',
+      );
+      await this.opts.reconnect().catch((e: unknown) => this.opts.log?.(`reconnect failed: ${(e as Error).message}`));
+      return true;
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  private now(): number {
+    return (this.opts.now ?? Date.now)();
   }
 }

@@ -12,7 +12,7 @@ import type { BackOff } from '../../statecharts/container.machine.js';
 import { kubeletMachine } from '../../statecharts/kubelet.machine.js';
 import { KeelsonClient } from '../lib/client/index.js';
 import { startInspector } from '../lib/inspect/index.js';
-import { connectNats, natsTarget, onNatsStatus, type NatsAddress, type NatsConnection } from '../lib/nats/index.js';
+import { connectNats, natsTarget, onNatsStatus, reconnectElsewhere, type NatsAddress, type NatsConnection } from '../lib/nats/index.js';
 import { internalIPv4 } from './host-facts.js';
 import { NodeSync } from './node-sync.js';
 import { HeartbeatFailover } from './heartbeat-failover.js';
@@ -58,6 +58,8 @@ export type Kubelet = {
 
 /** How long shutdown waits to say "not ready" before leaving anyway. */
 const SHUTDOWN_REPORT_MS = 2_000;
+/** How long the heartbeat failover waits for its server's answer to a ping. */
+const LINK_CHECK_MS = 500;
 /** How often a kubelet waiting for its first NATS connection says so. */
 const NATS_WAIT_LOG_MS = 5_000;
 
@@ -88,8 +90,9 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
   let streaming: Streaming | undefined;
   let natsUp = true;
   const failover = new HeartbeatFailover({
-    reconnect: () => nc.reconnect(),
+    reconnect: () => reconnectElsewhere(nc),
     connected: () => natsUp && !nc.isClosed(),
+    linkAlive: () => Promise.race([nc.rtt().then(() => true, () => false), sleep(LINK_CHECK_MS).then(() => false)]),
     log: (m) => log(`kubelet ${opts.nodeName}: ${m}`),
   });
   const machine = kubeletMachine.provide({
@@ -100,7 +103,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
           await sync.renewLease();
           failover.succeeded();
         } catch (e) {
-          failover.failed(e);
+          void failover.failed(e);
           throw e;
         }
       }),
@@ -153,6 +156,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
   actor.start();
   void onNatsStatus(nc, (type) => {
     natsUp = type === 'NATS_RECONNECTED';
+    if (natsUp) failover.reconnected();
     actor.send({ type });
   });
 

@@ -4,7 +4,7 @@
  * (protobuf both ways); watches and informers read the store directly, which
  * every component may do (only the API server writes it).
  */
-import type { NatsConnection } from '@nats-io/nats-core';
+import { NoRespondersError, RequestError, TimeoutError, type NatsConnection } from '@nats-io/nats-core';
 import {
   API_SUBJECT,
   bodyTypeFor,
@@ -52,9 +52,16 @@ const unanswered = new WeakSet<ApiError>();
 /**
  * True when no API server answered the request over NATS (a timeout, or nobody
  * listening through this connection's server): the path may be what failed.
+ * A closed connection, a permission refused or an API server's Status is not.
  */
 export function isUnanswered(e: unknown): boolean {
   return e instanceof ApiError && unanswered.has(e);
+}
+
+/** True when the request was unanswered because nobody listens for it through this connection's server. */
+export function isNoResponders(e: unknown): boolean {
+  const cause = e instanceof ApiError ? e.cause : undefined;
+  return isUnanswered(e) && (cause instanceof NoRespondersError || (cause instanceof RequestError && cause.isNoResponders()));
 }
 
 export class KeelsonClient {
@@ -97,7 +104,7 @@ export class KeelsonClient {
       });
     } catch (e) {
       const err = errors.unavailable(`no API server answered on NATS (${(e as Error).message}); is the control plane running?`, e);
-      unanswered.add(err);
+      if (e instanceof TimeoutError || e instanceof NoRespondersError || (e instanceof RequestError && e.isNoResponders())) unanswered.add(err);
       throw err;
     }
     const res = decodeMessage(RESPONSE_TYPE, reply.data) as ApiResponse;

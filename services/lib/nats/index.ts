@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { connect } from '@nats-io/transport-node';
-import { nkeyAuthenticator, type NatsConnection } from '@nats-io/nats-core';
+import { nkeyAuthenticator, type NatsConnection, type Server } from '@nats-io/nats-core';
 import { inboxPrefixFor, readNatsCredential, type NatsCredential } from '../nats-auth/index.js';
 
 export type { NatsConnection } from '@nats-io/nats-core';
@@ -62,8 +62,10 @@ export async function connectNats(address: NatsAddress, name: string, opts: Conn
   const target = natsTarget(address);
   const list = target.servers;
   const user = target.credential?.user;
+  const steer: Steer = {};
   const nc = await connect({
     servers: list,
+    reconnectToServer: (pool) => awayFrom(steer, pool),
     name,
     ...(target.credential
       ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(target.credential.seed)), inboxPrefix: inboxPrefixFor(target.credential.user) }
@@ -90,7 +92,29 @@ export async function connectNats(address: NatsAddress, name: string, opts: Conn
     maxPingOut: 2,
   });
   if (user !== undefined) users.set(nc, user);
+  steering.set(nc, steer);
   return nc;
+}
+
+/** A server a forced reconnect should not dial first (its `host:port`), once. */
+type Steer = { avoid?: string };
+const steering = new WeakMap<NatsConnection, Steer>();
+
+/** The dial after `reconnectElsewhere`: the first server of the pool that is not the one left; else the client's own pick. */
+function awayFrom(steer: Steer, pool: readonly Server[]): Server | null {
+  const avoid = steer.avoid;
+  steer.avoid = undefined;
+  return (avoid !== undefined && pool.find((s) => s.listen !== avoid)) || null;
+}
+
+/**
+ * Drops the connection and dials another server of its list (the same one when
+ * it has no other). nats.js alone would dial the server it just left first.
+ */
+export async function reconnectElsewhere(nc: NatsConnection): Promise<void> {
+  const steer = steering.get(nc);
+  if (steer) steer.avoid = nc.getServer();
+  await nc.reconnect();
 }
 
 /** Turns a connection's losses and recoveries into the events the components' lifecycle machines take. */
