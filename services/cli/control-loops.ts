@@ -18,6 +18,8 @@ export const CONTROL_LOOPS_HELP = `  scheduler          Binds pending pods to no
       --identity ID      this candidate's name in the election (default <hostname>_<random>)
       --node-grace-ms N  (controller-manager) lease age that makes a node Unknown (default 5000)
       --eviction-ms N    (controller-manager) how long pods tolerate an unhealthy node (default 5000)
+      --unreachable-eviction-ms N  (controller-manager) the same for a node whose lease ran out,
+                         if shorter or longer than for one that says it is not ready (default: --eviction-ms)
 `;
 
 type Kind = 'scheduler' | 'controller-manager';
@@ -29,9 +31,10 @@ export type ControlLoopOptions = {
   host: string;
   port: number;
   identity?: string;
-  /** controller-manager: lease age that makes a node Unknown, and how long pods tolerate an unhealthy node. */
+  /** controller-manager: lease age that makes a node Unknown, and how long pods tolerate an unhealthy (an unreachable) node. */
   nodeGraceMs?: number;
   evictionMs?: number;
+  unreachableEvictionMs?: number;
   log: (message: string) => void;
 };
 
@@ -56,6 +59,7 @@ export async function startControlLoop(kind: Kind, o: ControlLoopOptions): Promi
             options: {
               ...(o.nodeGraceMs !== undefined ? { nodeMonitorGracePeriodMs: o.nodeGraceMs } : {}),
               ...(o.evictionMs !== undefined ? { podEvictionTimeoutMs: o.evictionMs } : {}),
+              ...(o.unreachableEvictionMs !== undefined ? { unreachableEvictionTimeoutMs: o.unreachableEvictionMs } : {}),
             },
           }),
   });
@@ -87,7 +91,20 @@ export const CONTROL_LOOP_FLAGS = {
   identity: { type: 'string' },
   'node-grace-ms': { type: 'string' },
   'eviction-ms': { type: 'string' },
+  'unreachable-eviction-ms': { type: 'string' },
 } as const;
+
+/** The node lifecycle's times from CONTROL_LOOP_FLAGS' values. */
+export function nodeLifecycleFlags(values: { 'node-grace-ms'?: string; 'eviction-ms'?: string; 'unreachable-eviction-ms'?: string }): Pick<
+  ControlLoopOptions,
+  'nodeGraceMs' | 'evictionMs' | 'unreachableEvictionMs'
+> {
+  return {
+    nodeGraceMs: wholeFlag(values['node-grace-ms'], '--node-grace-ms'),
+    evictionMs: wholeFlag(values['eviction-ms'], '--eviction-ms'),
+    unreachableEvictionMs: wholeFlag(values['unreachable-eviction-ms'], '--unreachable-eviction-ms'),
+  };
+}
 
 /** A whole number >= 0 from a flag, or undefined when the flag is absent. */
 export function wholeFlag(v: string | undefined, flag: string): number | undefined {
@@ -110,10 +127,9 @@ export async function runControlLoop(kind: Kind, argv: string[], onStop: (stop: 
   });
   const log = (m: string) => process.stderr.write(`${m}\n`);
   const port = wholeFlag(values.port, '--port')!;
-  const nodeGraceMs = wholeFlag(values['node-grace-ms'], '--node-grace-ms');
-  const evictionMs = wholeFlag(values['eviction-ms'], '--eviction-ms');
+  const lifecycle = nodeLifecycleFlags(values);
   const client = await KeelsonClient.connect(natsFlagTarget(values), `keelson-${kind}`);
-  const loop = await startControlLoop(kind, { client, host: values.host, port, identity: values.identity, nodeGraceMs, evictionMs, log }).catch(async (e) => {
+  const loop = await startControlLoop(kind, { client, host: values.host, port, identity: values.identity, ...lifecycle, log }).catch(async (e) => {
     await client.close();
     throw e;
   });

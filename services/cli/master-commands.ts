@@ -13,12 +13,13 @@ import { APISERVER_USER, CONTROLLER_MANAGER_USER, credentialsFileName, readNatsC
 import type { NatsTarget } from '../lib/nats/index.js';
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../apiserver/index.js';
 import { KeelsonClient } from '../lib/client/index.js';
-import { CONTROL_LOOP_FLAGS, startControlLoop, wholeFlag, type ControlLoop } from './control-loops.js';
+import { CONTROL_LOOP_FLAGS, nodeLifecycleFlags, startControlLoop, wholeFlag, type ControlLoop } from './control-loops.js';
 
 export const MASTER_HELP = `  server             One master's control plane: the API server, and a scheduler and a controller-manager
                      candidate (leader-elected against the other masters'); the apiserver's flags and
       --scheduler-port N, --controller-manager-port N   their health/metrics (default 10251, 10252, on --host)
-      --identity ID, --node-grace-ms N, --eviction-ms N  as for the scheduler and controller-manager below
+      --identity ID, --node-grace-ms N, --eviction-ms N, --unreachable-eviction-ms N
+                         as for the scheduler and controller-manager below
   apiserver          The API server: HTTP on --port (6443) and the NATS API
       --port N, --host ADDR   where it serves (default 6443 on 0.0.0.0)
       --replicas N       JetStream replicas of the store bucket (1, or 3 for HA)
@@ -131,8 +132,7 @@ export async function runServer(argv: string[], onStop: (stop: () => Promise<voi
   const loopOptions = {
     host: values.host,
     identity: values.identity,
-    nodeGraceMs: wholeFlag(values['node-grace-ms'], '--node-grace-ms'),
-    evictionMs: wholeFlag(values['eviction-ms'], '--eviction-ms'),
+    ...nodeLifecycleFlags(values),
     log,
   };
   const schedulerPort = wholeFlag(values['scheduler-port'], '--scheduler-port')!;

@@ -16,6 +16,11 @@ export type ControllerManagerOptions = {
   nodeMonitorGracePeriodMs: number;
   /** How long pods tolerate not-ready/unreachable before eviction. Default 5 s (Kubernetes: 300 s). */
   podEvictionTimeoutMs: number;
+  /**
+   * How long pods tolerate unreachable (the lease ran out), if not podEvictionTimeoutMs:
+   * as Kubernetes' --default-unreachable-toleration-seconds beside its not-ready twin.
+   */
+  unreachableEvictionTimeoutMs?: number;
   /** How often the node lifecycle controller looks at the leases. Default 1 s (Kubernetes: 5 s). */
   nodeMonitorPeriodMs: number;
   /** Workers per controller (never two on one key). Default 4. */

@@ -35,7 +35,7 @@ import type { Informer, InformerEvent } from '../lib/informer/index.js';
 import type { Tracked as InspectedActor } from '../lib/inspect/index.js';
 import type { ControllerContext, RunningController } from './context.js';
 import { ControlPlaneClock, expiresInMs, nextProbe, notReadyConditions, observe, taintsOf, unknownConditions, withLifecycleTaint, type Probe } from './node-health.js';
-import { disruption, evictionRate, NodeEvictionLimiter, podToleranceMs, type Disruption } from './taint-eviction.js';
+import { defaultToleranceMs, disruption, evictionRate, NodeEvictionLimiter, podToleranceMs, type Disruption } from './taint-eviction.js';
 
 const NODES = resourceForKind('Node')!;
 const PODS = resourceForKind('Pod')!;
@@ -254,8 +254,9 @@ class NodeLifecycleController {
     }
     await each(mine.filter((p) => p.metadata?.deletionTimestamp), (pod) => this.forceDelete(pod));
 
-    const taints = taintsOf(node).filter((x) => x.effect === 'NoExecute' && x.key === lifecycleTaint(s));
-    const defaultMs = this.ctx.options.podEvictionTimeoutMs;
+    const key = lifecycleTaint(s);
+    const taints = taintsOf(node).filter((x) => x.effect === 'NoExecute' && x.key === key);
+    const defaultMs = defaultToleranceMs(key, this.ctx.options);
     const since = t.toleratingSince ?? now;
     let wait = Infinity;
     const due: KObject[] = [];

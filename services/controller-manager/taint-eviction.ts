@@ -3,9 +3,12 @@
  * and how fast nodes may be emptied. Kubernetes' DefaultTolerationSeconds
  * admission gives every pod a 300 s toleration of not-ready and unreachable; here
  * a pod without a toleration of its own gets the controller's default instead
- * (podEvictionTimeoutMs), which is the node machine's `after` timer.
+ * (podEvictionTimeoutMs, which is the node machine's `after` timer, or for the
+ * unreachable taint unreachableEvictionTimeoutMs when set).
  */
 import type { KObject } from '../lib/api/resources.js';
+import { TAINT_UNREACHABLE } from '../../statecharts/node.machine.js';
+import type { ControllerManagerOptions } from './context.js';
 import type { Taint } from './node-health.js';
 
 export type Toleration = { key?: string; operator?: string; value?: string; effect?: string; tolerationSeconds?: number };
@@ -17,6 +20,15 @@ export function tolerates(t: Toleration, taint: Taint): boolean {
   const op = t.operator || 'Equal';
   if (op === 'Exists') return true;
   return op === 'Equal' && (t.value ?? '') === (taint.value ?? '');
+}
+
+/**
+ * The toleration of a pod without one of its own for the node's lifecycle taint:
+ * unreachable may have its own (a node that went silent is likely dead; one that
+ * says it is not ready is alive, perhaps stopping), else the one default.
+ */
+export function defaultToleranceMs(taintKey: string | null | undefined, o: Pick<ControllerManagerOptions, 'podEvictionTimeoutMs' | 'unreachableEvictionTimeoutMs'>): number {
+  return taintKey === TAINT_UNREACHABLE ? (o.unreachableEvictionTimeoutMs ?? o.podEvictionTimeoutMs) : o.podEvictionTimeoutMs;
 }
 
 /**

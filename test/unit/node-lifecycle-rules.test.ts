@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ControlPlaneClock, expiresInMs, nextProbe, notReadyConditions, observe, unknownConditions, withLifecycleTaint, type Taint } from '../../services/controller-manager/node-health.js';
-import { disruption, evictionRate, NodeEvictionLimiter, podToleranceMs, tolerates, type Toleration } from '../../services/controller-manager/taint-eviction.js';
+import { defaultToleranceMs, disruption, evictionRate, NodeEvictionLimiter, podToleranceMs, tolerates, type Toleration } from '../../services/controller-manager/taint-eviction.js';
 import type { KObject } from '../../services/lib/api/resources.js';
 import { TAINT_NOT_READY, TAINT_UNREACHABLE } from '../../statecharts/node.machine.js';
 
@@ -109,6 +109,16 @@ test('a pod’s tolerance: default without a toleration, its seconds with one, f
   const both = [...taints, { key: 'maintenance', effect: 'NoExecute' }];
   assert.equal(podToleranceMs(pod([reach()]), both, 5_000), 5_000, 'an untolerated second taint brings the default back');
   assert.equal(podToleranceMs(pod(), [{ key: 'x', effect: 'NoSchedule' }], 5_000), Infinity, 'NoSchedule evicts nothing');
+});
+
+test('the default toleration: unreachable may have its own, not-ready keeps the one default', () => {
+  const one = { podEvictionTimeoutMs: 4_000 };
+  const split = { podEvictionTimeoutMs: 4_000, unreachableEvictionTimeoutMs: 0 };
+  assert.equal(defaultToleranceMs(TAINT_UNREACHABLE, one), 4_000);
+  assert.equal(defaultToleranceMs(TAINT_NOT_READY, one), 4_000);
+  assert.equal(defaultToleranceMs(TAINT_UNREACHABLE, split), 0, 'a node gone silent: at once');
+  assert.equal(defaultToleranceMs(TAINT_NOT_READY, split), 4_000, 'a node that says it is not ready (stopping) is waited for');
+  assert.equal(defaultToleranceMs(null, split), 4_000);
 });
 
 test('disruption: none ready is full (no evictions); >2 and ≥55 % unhealthy is partial (none in small clusters)', () => {
