@@ -46,6 +46,8 @@ export class PodManager {
   private unsubscribe: (() => void)[] = [];
   private readonly status: StatusWriter;
   private readonly logic: PodLogic;
+  /** Workers whose startup line was logged. */
+  private readonly startupLogged = new WeakSet<PodWorker>();
 
   constructor(private readonly opts: PodManagerOptions) {
     this.status = new StatusWriter(opts.client, opts.hostIP, (w, s) => this.written(w, s));
@@ -156,8 +158,8 @@ export class PodManager {
    */
   private written(worker: PodWorker, status: PodStatus): void {
     const s = worker.startup;
-    if (!s || s.logged || status.phase !== 'Running' || !this.opts.log) return;
-    s.logged = true;
+    if (!s || this.startupLogged.has(worker) || status.phase !== 'Running' || !this.opts.log) return;
+    this.startupLogged.add(worker);
     const at = (t?: number) => (t === undefined ? '?' : `${t - s.seenAt} ms`);
     this.opts.log(
       `kubelet ${this.opts.nodeName}: pod ${worker.namespace}/${worker.name} Running ${at(Date.now())} after it was seen ` +

@@ -81,10 +81,11 @@ export class PodWorker {
   private object: KObject;
   private podIP?: string;
   /**
-   * For the startup log line: when this kubelet took the pod on and when its sandbox
-   * and each container's first instance were up (ms since epoch); none for an adopted pod.
+   * For the startup log line: when this kubelet took the pod on, when its sandbox was
+   * up and when the last of its containers' first instances started (ms since epoch);
+   * none for an adopted pod.
    */
-  startup?: { seenAt: number; sandboxAt?: number; containersAt?: number; logged?: boolean };
+  startup?: { readonly seenAt: number; sandboxAt?: number; containersAt?: number };
 
   constructor(
     object: KObject,

@@ -75,11 +75,12 @@ export class StatusWriter {
       try {
         await this.client.patch('pods', slot.worker.namespace, slot.worker.name, 'merge', { metadata: { uid: slot.worker.uid }, status }, 'status');
         slot.written = json;
-        this.written(slot.worker, status);
       } catch (e) {
         if (isNotFound(e)) return;
         console.error(`kubelet: status of pod ${slot.worker.namespace}/${slot.worker.name} not written:`, (e as Error).message);
+        continue;
       }
+      this.written(slot.worker, status);
     }
   }
 
