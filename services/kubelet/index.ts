@@ -74,7 +74,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
   // As Kubernetes' kubelet waits for its API server: a node started before the control
   // plane (a cluster coming up, a machine booting) keeps trying, and says so.
   const servers = natsTarget(opts.nats).servers.join(', ');
-  const waiting = setInterval(() => log(`kubelet ${opts.nodeName}: no NATS server answers yet at ${servers}; still trying`), NATS_WAIT_LOG_MS);
+  const waiting = setInterval(() => log(`kubelet ${opts.nodeName}: not connected to NATS at ${servers} yet (not listening, unreachable or refusing its credentials); still trying`), NATS_WAIT_LOG_MS);
   let nc: NatsConnection;
   try {
     nc = await connectNats(opts.nats, `keelson-kubelet-${opts.nodeName}`, { waitForServer: true });
