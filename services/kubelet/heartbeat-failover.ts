@@ -52,10 +52,11 @@ export class HeartbeatFailover {
   async failed(err: unknown): Promise<boolean> {
     // An API server's own refusal (a Status) means the path works; while disconnected
     // the client is reconnecting already, and what fails then says nothing of the server.
-    if (!isUnanswered(err) || !this.opts.connected()) {
-      if (!isUnanswered(err)) this.unansweredInRow = 0;
+    if (!isUnanswered(err)) {
+      this.unansweredInRow = 0;
       return false;
     }
+    if (!this.opts.connected()) return false;
     if (++this.unansweredInRow < (this.opts.threshold ?? 2) || this.checking || this.now() - this.lastReconnectMs < (this.opts.coolDownMs ?? 10_000)) return false;
     this.checking = true;
     try {

@@ -13,7 +13,7 @@ import { freePort } from '../../services/lib/nats-server/index.js';
 import { fetchText } from '../../services/lib/fetch/index.js';
 import { until } from '../harness/wait.js';
 import { composeCluster, composeDown, composeUp, type ComposeCluster } from '../../scripts/compose/compose-cluster.js';
-import type { ApiEndpoint } from './write-load.js';
+import type { ApiEndpoint, LoadReport } from './write-load.js';
 
 const run = promisify(execFile);
 
@@ -101,6 +101,21 @@ async function serviceLogs(project: string, service: string, tail: number): Prom
   } catch (e) {
     return `(no logs: ${(e as Error).message})`;
   }
+}
+
+/**
+ * Acknowledged writes (Leases in `namespace`) missing from a list, each looked up by
+ * name: a write missing from a list is not always missing from the store. Returns the
+ * ones the store does not have (404): those are lost.
+ */
+export async function lookUpUnlisted(c: ChaosCluster, namespace: string, report: LoadReport, notListed: string[], note: (line: string) => void): Promise<string[]> {
+  const lost: string[] = [];
+  for (const n of notListed) {
+    const res = await fetchText(`${c.api}/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/${n}`, {}, 10_000, c.tls());
+    note(`acknowledged ${n} at rv ${report.acked.get(n)} is not listed; GET says ${res.status}`);
+    if (res.status === 404) lost.push(n);
+  }
+  return lost;
 }
 
 /** The identity holding an election's Lease mirror (kube-system/<name>), e.g. `master-2`. */

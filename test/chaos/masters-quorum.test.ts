@@ -12,9 +12,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { docker, masterContainers } from '../../scripts/compose/compose-cluster.js';
-import { leaseNames, runningPods, sleeperRC, startChaosCluster, waitUntil, type ChaosCluster } from './chaos-cluster.js';
+import { leaseNames, lookUpUnlisted, runningPods, sleeperRC, startChaosCluster, waitUntil, type ChaosCluster } from './chaos-cluster.js';
 import { createLease, lostWrites, startWriteLoad, type LoadReport } from './write-load.js';
-import { fetchText } from '../../services/lib/fetch/index.js';
 
 const NS = 'chaos';
 
@@ -91,12 +90,7 @@ test('two masters stopped: writes refused with a Status, reads answered, all bac
     }
     const notListed = lostWrites(report, names);
     if (firstMissing.length) t.diagnostic(`not in the first list after the restart: ${firstMissing.join(', ')}; still not listed 30 s later: ${notListed.join(', ') || 'none'}`);
-    const lost: string[] = [];
-    for (const n of notListed) {
-      const res = await fetchText(`${c.api}/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/${n}`, {}, 10_000, c.tls());
-      t.diagnostic(`acknowledged ${n} at rv ${report.acked.get(n)} is not listed; GET says ${res.status}`);
-      if (res.status === 404) lost.push(n);
-    }
+    const lost = await lookUpUnlisted(c, NS, report, notListed, (line) => t.diagnostic(line));
     const byStatus = new Map<string, number>();
     for (const f of report.failed) byStatus.set(f.error.slice(0, 8), (byStatus.get(f.error.slice(0, 8)) ?? 0) + 1);
     t.diagnostic(`writes with one master of three: ${outage.refused.map((r) => `${r.status} ${r.reason ?? ''} in ${(r.ms / 1000).toFixed(1)} s`).join('; ')}`);

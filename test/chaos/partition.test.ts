@@ -12,9 +12,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { docker, masterContainers } from '../../scripts/compose/compose-cluster.js';
-import { leaseHolder, leaseNames, runningPods, sleeperRC, startChaosCluster, waitUntil } from './chaos-cluster.js';
+import { leaseHolder, leaseNames, lookUpUnlisted, runningPods, sleeperRC, startChaosCluster, waitUntil } from './chaos-cluster.js';
 import { lostWrites, startWriteLoad } from './write-load.js';
-import { fetchText } from '../../services/lib/fetch/index.js';
 
 const NS = 'chaos';
 
@@ -106,12 +105,7 @@ test('a master cut off the network: it accepts no write, its leaders step down, 
     }
     const notListed = lostWrites(report, await leaseNames(c, NS));
     // A name missing from the list is looked up on its own: missing from a watch cache is not missing from the store.
-    const lost: string[] = [];
-    for (const n of notListed) {
-      const res = await fetchText(`${c.api}/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/${n}`, {}, 10_000, c.tls());
-      t.diagnostic(`acknowledged ${n} at rv ${report.acked.get(n)} is not listed; GET says ${res.status}`);
-      if (res.status === 404) lost.push(n);
-    }
+    const lost = await lookUpUnlisted(c, NS, report, notListed, (line) => t.diagnostic(line));
     t.diagnostic(`writes: ${report.sent} sent, ${report.acked.size} acknowledged, ${report.failed.length} failed, ${lost.length} lost; stall ${(report.stall.ms / 1000).toFixed(2)} s; latency p99 ${report.latencyMs.p99.toFixed(0)} ms`);
     for (const f of report.failed.slice(0, 3)) t.diagnostic(`failed write ${f.name} at ${(f.atMs / 1000).toFixed(2)} s: ${f.error}`);
     assert.deepEqual(lost, [], 'no acknowledged write is lost');

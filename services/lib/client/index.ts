@@ -60,8 +60,12 @@ export function isUnanswered(e: unknown): boolean {
 
 /** True when the request was unanswered because nobody listens for it through this connection's server. */
 export function isNoResponders(e: unknown): boolean {
-  const cause = e instanceof ApiError ? e.cause : undefined;
-  return isUnanswered(e) && (cause instanceof NoRespondersError || (cause instanceof RequestError && cause.isNoResponders()));
+  return isUnanswered(e) && natsNoResponders((e as ApiError).cause);
+}
+
+/** nats.js' two shapes of "no responders" on a request. */
+function natsNoResponders(e: unknown): boolean {
+  return e instanceof NoRespondersError || (e instanceof RequestError && e.isNoResponders());
 }
 
 export class KeelsonClient {
@@ -104,7 +108,7 @@ export class KeelsonClient {
       });
     } catch (e) {
       const err = errors.unavailable(`no API server answered on NATS (${(e as Error).message}); is the control plane running?`, e);
-      if (e instanceof TimeoutError || e instanceof NoRespondersError || (e instanceof RequestError && e.isNoResponders())) unanswered.add(err);
+      if (e instanceof TimeoutError || natsNoResponders(e)) unanswered.add(err);
       throw err;
     }
     const res = decodeMessage(RESPONSE_TYPE, reply.data) as ApiResponse;
