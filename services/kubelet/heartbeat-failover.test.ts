@@ -49,11 +49,19 @@ test('no responders through this server: reconnect, even with the link alive', a
   assert.deepEqual(forced, [0]);
 });
 
-test("an API server's refusal (a Status) and a closed connection are not unanswered", async () => {
+test('an API server that says its store is unavailable (503): reconnect, without a ping', async () => {
+  const { failover, forced } = setup({ linkAlive: true });
+  const e = errors.unavailable('the object store is unavailable: jetstream is not enabled');
+  await failover.failed(e);
+  assert.equal(await failover.failed(e), true);
+  assert.deepEqual(forced, [0]);
+});
+
+test("an API server's other refusals (a Status) and a closed connection are not unanswered", async () => {
   const { failover, forced } = setup();
   const e = await timedOut();
   await failover.failed(e);
-  await failover.failed(errors.unavailable('the object store is unavailable'));
+  await failover.failed(errors.conflict('leases', 'n', 'the object has been modified'));
   assert.equal(await failover.failed(e), false, 'the count started over');
   await failover.failed(await requestError(new Error('closed connection')));
   assert.equal(await failover.failed(e), false, 'and again');

@@ -6,13 +6,21 @@
  * client believes it is connected, the link to the server is checked (a NATS
  * ping, answered by the server itself), and the client reconnects to another
  * server of its list when the ping goes unanswered or when the server knew of
- * no API server. A timeout on a link that answers is a slow control plane (a
- * store election): moving would not help. The client's own pings would notice a
+ * no API server, or when the API server that answers (NATS prefers the one on
+ * the same server) says its store is unavailable (503) while other API servers'
+ * may not be: in a partition a worker otherwise stays with a master that cannot
+ * write. A timeout on a link that answers is a slow control plane (a store
+ * election): moving would not help. The client's own pings would notice a
  * dead link too, but after 2 × 2 s and then the reconnect, longer than a node's
  * grace where dead nodes are found quickly (the compose cluster: 4 s). At most
  * one reconnect per `coolDownMs`, counting the client's own reconnects.
  */
-import { isNoResponders, isUnanswered } from '../lib/client/index.js';
+import { isNoResponders, isStatusAnswer, isUnanswered } from '../lib/client/index.js';
+
+/** An API server's own answer that its store is unavailable (a Status 503). */
+function isStoreUnavailable(e: unknown): boolean {
+  return isStatusAnswer(e) && e.reason === 'ServiceUnavailable';
+}
 
 export type HeartbeatFailoverOptions = {
   /** Drops the connection and dials another server (lib/nats reconnectElsewhere). */
@@ -21,7 +29,7 @@ export type HeartbeatFailoverOptions = {
   connected: () => boolean;
   /** Whether the server answers a ping in time (nats.js `nc.rtt()`, bounded). */
   linkAlive: () => Promise<boolean>;
-  /** Unanswered renewals in a row that lead to a check. Default 2. */
+  /** Failed renewals in a row (unanswered, or the store unavailable) that lead to a check. Default 2. */
   threshold?: number;
   /** Least time between two reconnects. Default 10 s. */
   coolDownMs?: number;
@@ -52,7 +60,8 @@ export class HeartbeatFailover {
   async failed(err: unknown): Promise<boolean> {
     // An API server's own refusal (a Status) means the path works; while disconnected
     // the client is reconnecting already, and what fails then says nothing of the server.
-    if (!isUnanswered(err)) {
+    const storeDown = isStoreUnavailable(err);
+    if (!isUnanswered(err) && !storeDown) {
       this.unansweredInRow = 0;
       return false;
     }
@@ -60,15 +69,17 @@ export class HeartbeatFailover {
     if (++this.unansweredInRow < (this.opts.threshold ?? 2) || this.checking || this.now() - this.lastReconnectMs < (this.opts.coolDownMs ?? 10_000)) return false;
     this.checking = true;
     try {
-      const dead = !(await this.opts.linkAlive());
-      if (!dead && !isNoResponders(err)) return false;
+      const dead = !storeDown && !(await this.opts.linkAlive());
+      if (!dead && !storeDown && !isNoResponders(err)) return false;
       if (!this.opts.connected()) return false;
       this.unansweredInRow = 0;
       this.lastReconnectMs = this.now();
       this.opts.log?.(
         dead
           ? 'the NATS server answers no ping and no API server answered the last lease renewals: reconnecting to another server'
-          : 'no API server can be reached through this NATS server: reconnecting to another server',
+          : storeDown
+            ? 'the API server answering through this NATS server cannot reach its store: reconnecting to another server'
+            : 'no API server can be reached through this NATS server: reconnecting to another server',
       );
       await this.opts.reconnect().catch((e: unknown) => this.opts.log?.(`reconnect failed: ${(e as Error).message}`));
       return true;

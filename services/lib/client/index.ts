@@ -46,8 +46,14 @@ export function resolveResource(what: string | ResourceInfo): ResourceInfo {
   return r;
 }
 
-/** Errors of requests that no API server answered, as opposed to a Status one sent. */
+/** Errors of requests that NATS failed (no Status from an API server), and of those the ones nobody answered. */
+const failedInNats = new WeakSet<ApiError>();
 const unanswered = new WeakSet<ApiError>();
+
+/** True for a Status an API server sent, as opposed to a request NATS failed. */
+export function isStatusAnswer(e: unknown): e is ApiError {
+  return e instanceof ApiError && !failedInNats.has(e);
+}
 
 /**
  * True when no API server answered the request over NATS (a timeout, or nobody
@@ -108,6 +114,7 @@ export class KeelsonClient {
       });
     } catch (e) {
       const err = errors.unavailable(`no API server answered on NATS (${(e as Error).message}); is the control plane running?`, e);
+      failedInNats.add(err);
       if (e instanceof TimeoutError || natsNoResponders(e)) unanswered.add(err);
       throw err;
     }
