@@ -36,6 +36,18 @@ async function untilForwarderTakesSome(proxy: UserspaceBackend, port: number): P
   }
 }
 
+/** The forwarders' accepted count once their reports stop changing it (reported every 250 ms), bounded. */
+async function settledForwarderCount(proxy: UserspaceBackend): Promise<number> {
+  const deadline = Date.now() + 5_000;
+  let last = proxy.stats().forwardersAccepted;
+  for (;;) {
+    await sleep(600);
+    const now = proxy.stats().forwardersAccepted;
+    if (now === last || Date.now() > deadline) return now;
+    last = now;
+  }
+}
+
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -153,16 +165,30 @@ test('a stream of short connections stops the forwarder accepting at once', opts
   const a = await tcpBackend(t, 'a');
   const nodePort = await freePort();
   const { proxy, logs } = startProxy(t, { forwarders: 1, demand: { busy: 0, shortRate: 100 } });
-  await proxy.sync([servicePort('web', { nodePort, endpoints: [a] })]);
+  const ports = [servicePort('web', { nodePort, endpoints: [a] })];
+  await proxy.sync(ports);
   await openConnection(t, nodePort);
   await waitFor(() => logs.some((l) => l.includes('forwarders accept connections too')), 'the first samples to turn sharing on', 5_000);
   await waitFor(() => proxy.stats().forwarders === 1, 'the forwarder to start', 10_000);
   const deadline = Date.now() + 5_000;
   while (!logs.some((l) => l.includes('forwarders stop accepting')) && Date.now() < deadline) assert.deepEqual(await spread(nodePort, 40), { a: 40 });
   assert.ok(logs.some((l) => l.includes('forwarders stop accepting')), `logs ${logs}`);
-  await sleep(300); // its last counts reported
-  const taken = proxy.stats().forwardersAccepted;
-  assert.deepEqual(await spread(nodePort, 200), { a: 200 });
+  // The stream goes on: a quiet sample with the long connection open would rightly turn
+  // sharing on again. The decision is logged before the forwarder lets go: a sync, queued
+  // behind that unshare, resolves once it has; then its last counts are waited for.
+  let streaming = true;
+  const stream = (async () => {
+    while (streaming) assert.deepEqual(await spread(nodePort, 40), { a: 40 });
+  })();
+  let taken: number;
+  try {
+    await proxy.sync(ports);
+    taken = await settledForwarderCount(proxy);
+    assert.deepEqual(await spread(nodePort, 200), { a: 200 });
+  } finally {
+    streaming = false;
+    await stream;
+  }
   await sleep(300);
   assert.equal(proxy.stats().forwardersAccepted, taken, 'the forwarder takes none any more');
 });
