@@ -138,3 +138,52 @@ describe('a write given up at the deadline', () => {
     await assert.rejects(failing(() => jetstreamNotEnabled(noResponders())).create('pods.default.a', bytes), (e) => !(e instanceof WriteOutcomeUnknown) && isRetryable(e));
   });
 });
+
+describe('a read of one key', () => {
+  const policy: RetryPolicy = { deadlineMs: 300, attemptTimeoutMs: 50, backoffMs: 10, maxBackoffMs: 20 };
+  const stored = { seq: 9, data: new Uint8Array([1]), header: undefined };
+  /**
+   * A bucket whose stream leader answers with `leader()`, whose replicas'
+   * direct gets answer with `replica()` (one that lags: nothing yet), and
+   * whose stream info says whether it has a leader.
+   */
+  function reading(leader: () => Promise<unknown>, led: boolean, replica: () => Promise<unknown> = async () => null) {
+    const asked = { leader: 0, replica: 0 };
+    const jsm = {
+      streams: {
+        getMessage: () => (asked.leader++, leader()),
+        info: async () => ({ cluster: { leader: led ? 'n1' : undefined } }),
+      },
+      direct: { getMessage: () => (asked.replica++, replica()) },
+    };
+    return { bucket: new Bucket({ bucket: 'b', js: {} as never, jsm: jsm as never, direct: true, policy }), asked };
+  }
+
+  test('is answered by the stream leader, not by a replica that may lag', async () => {
+    const { bucket, asked } = reading(async () => stored, true);
+    assert.equal((await bucket.get('pods.default.a'))?.revision, 9);
+    assert.deepEqual(asked, { leader: 1, replica: 0 });
+  });
+
+  test('with the leader unanswered but still there (slow), is retried on the leader, never answered stale', async () => {
+    let calls = 0;
+    const { bucket, asked } = reading(async () => (++calls < 3 ? Promise.reject(new TimeoutError()) : stored), true);
+    assert.equal((await bucket.get('pods.default.a'))?.revision, 9);
+    assert.deepEqual(asked, { leader: 3, replica: 0 });
+  });
+
+  test('with no stream leader (no quorum), is answered by a replica with what it holds', async () => {
+    // Unanswered, or refused by a server without a JetStream meta leader (10008).
+    for (const failure of [() => new TimeoutError(), () => apiError(10008, 503, 'JetStream system temporarily unavailable')]) {
+      const { bucket, asked } = reading(() => Promise.reject(failure()), false, async () => stored);
+      assert.equal((await bucket.get('pods.default.a'))?.revision, 9);
+      assert.deepEqual(asked, { leader: 1, replica: 1 });
+    }
+  });
+
+  test('an error the leader answers with is not a reason to ask a replica', async () => {
+    const { bucket, asked } = reading(() => Promise.reject(apiError(10059, 404, 'stream not found')), false, async () => stored);
+    await assert.rejects(bucket.get('pods.default.a'), (e) => e instanceof JetStreamApiError);
+    assert.equal(asked.replica, 0);
+  });
+});

@@ -100,7 +100,7 @@ export class Registry {
     }
   }
 
-  /** A read of one object, always as fresh as the store. */
+  /** A read of one object, as fresh as the store while it has a quorum (Store.get). */
   async get(resource: ResourceInfo, namespace: string, name: string): Promise<KObject> {
     const obj = await this.store.get(resource, namespace, name);
     if (!obj) throw errors.notFound(resource.plural, name, resource.group);

@@ -33,7 +33,7 @@ export type BucketOptions = {
   js: JetStreamClient;
   /** Its request timeout is the policy's attempt timeout. */
   jsm: JetStreamManager;
-  /** The bucket allows direct gets: any replica answers reads (may lag the leader by a few ms). */
+  /** The bucket allows direct gets: any replica answers them (and may lag the leader). */
   direct: boolean;
   policy: RetryPolicy;
   hooks?: RetryHooks;
@@ -55,10 +55,34 @@ export class Bucket {
     this.stream = `KV_${o.bucket}`;
   }
 
-  /** The last entry of a key, or null when it never had one. */
+  /**
+   * The last entry of a key, or null when it never had one. The stream leader
+   * answers, so a read sees every acknowledged write (a replica's direct get
+   * right after a write may not: a get after a create on a new R3 bucket found
+   * nothing). Only while the stream has no leader — a quorum lost, an election
+   * — does a replica answer, with what it holds, as the API server's watch
+   * cache serves lists then.
+   */
   async get(key: string): Promise<Entry | null> {
-    const m = await this.retry((a) => this.last(key, a, !this.o.direct));
+    const m = await this.retry(async (a) => {
+      try {
+        return await this.last(key, a, true);
+      } catch (e) {
+        if (!this.o.direct || !isRetryable(e) || (await this.led(a))) throw e;
+        return await this.last(key, a, false);
+      }
+    });
     return m && { revision: m.seq, value: m.data, deleted: isDeletion(m) };
+  }
+
+  /** Whether the stream has a leader; any replica answers this. Unknown counts as no. */
+  private async led(a: Attempt): Promise<boolean> {
+    try {
+      const info = await within(this.o.jsm.streams.info(this.stream), requestTimeout(this.o.policy, a));
+      return !info.cluster || Boolean(info.cluster.leader);
+    } catch {
+      return false;
+    }
   }
 
   /** Stores a key that is absent or deleted; rejects with 10071 when it holds a value. */

@@ -213,7 +213,7 @@ export class Store {
     return this.stream.head();
   }
 
-  /** The object under a key; with direct gets (the default) any replica answers. */
+  /** The object under a key, as fresh as the store while its stream has a leader (./bucket.ts `get`). */
   async get(resource: ResourceInfo, namespace: string, name: string): Promise<KObject | undefined> {
     const key = { resource, namespace, name };
     let entry;
