@@ -60,7 +60,7 @@ for (const topology of ['single', 'cluster'] as Topology[]) {
           return ack;
         },
       } as unknown as JetStreamClient;
-      const bucket = new Bucket({ bucket: 'lossy', js, jsm, direct: true, policy: { ...DEFAULT_RETRY_POLICY, deadlineMs: 5_000 } });
+      const bucket = new Bucket({ bucket: 'lossy', js, jsm, policy: { ...DEFAULT_RETRY_POLICY, deadlineMs: 5_000 } });
       const lastSeq = async () => Number((await jsm.streams.info('KV_lossy')).state.last_seq);
       return { store, bucket, lastSeq, loseNext: () => void (lose = 1) };
     }
@@ -155,7 +155,7 @@ describe('racing compare-and-swaps on R3 (nats-server#4320)', () => {
 });
 
 describe('reads of one object on R3', () => {
-  test('see every acknowledged write through any server; with no leader, the survivor answers', async (t) => {
+  test('see every acknowledged write, whichever server they go through', async (t) => {
     const { cluster, connect } = await killableCluster(t, 'keelson-reads-');
     const stores: Store[] = [];
     for (const url of cluster.urls) {
@@ -163,8 +163,8 @@ describe('reads of one object on R3', () => {
       stores.push(stores.length === 0 ? await openStore(nc, 'reads', 3) : await Store.open(nc, { bucket: 'reads', bindOnly: true }));
     }
     // Written through one server, read at once through the other two. A
-    // replica's direct get could answer before it had the write (seen on a new
-    // bucket under load: 1 of 120 here); the rule itself is unit-tested
+    // replica's direct get could answer before it had the write (seen on new
+    // buckets: 1 of 120 here); that the leader answers is unit-tested
     // (test/unit/store-retry.test.ts, "a read of one key").
     const ROUNDS = 60;
     const missed: string[] = [];
@@ -179,21 +179,6 @@ describe('reads of one object on R3', () => {
     }
     t.diagnostic(`${ROUNDS * 2} reads right after a write through another server: ${missed.length} stale`);
     assert.deepEqual(missed, []);
-
-    // Two servers gone: no stream leader, no quorum. The survivor's replica answers.
-    const survivor = stores.findIndex((s) => s.connection.info?.server_name === cluster.servers[0]!.serverName);
-    assert.ok(survivor >= 0, 'a store connected to the first server');
-    await Promise.all(cluster.servers.slice(1).map((s) => s.stop()));
-    // Until the survivor's stream leader (if it was one) steps down, it answers as before.
-    const leaderless = Date.now() + 30_000;
-    while ((await stores[survivor]!.head()).led) {
-      assert.ok(Date.now() < leaderless, 'the stream without a leader within 30 s');
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    const t0 = Date.now();
-    const got = await stores[survivor]!.get(pods, 'default', `p${ROUNDS - 1}`);
-    t.diagnostic(`a read with 1 of 3 servers: ${Date.now() - t0} ms`);
-    assert.equal(imageOf(got), 'v1');
   });
 });
 

@@ -33,8 +33,6 @@ export type BucketOptions = {
   js: JetStreamClient;
   /** Its request timeout is the policy's attempt timeout. */
   jsm: JetStreamManager;
-  /** The bucket allows direct gets: any replica answers them (and may lag the leader). */
-  direct: boolean;
   policy: RetryPolicy;
   hooks?: RetryHooks;
 };
@@ -57,32 +55,14 @@ export class Bucket {
 
   /**
    * The last entry of a key, or null when it never had one. The stream leader
-   * answers, so a read sees every acknowledged write (a replica's direct get
-   * right after a write may not: a get after a create on a new R3 bucket found
-   * nothing). Only while the stream has no leader — a quorum lost, an election
-   * — does a replica answer, with what it holds, as the API server's watch
-   * cache serves lists then.
+   * answers, never a replica's direct get, which may not have a write just
+   * acknowledged (a get after a create on a new R3 bucket found nothing). So
+   * without a quorum there is no answer: reads that must be answered then are
+   * served by the API server's watch cache.
    */
   async get(key: string): Promise<Entry | null> {
-    const m = await this.retry(async (a) => {
-      try {
-        return await this.last(key, a, true);
-      } catch (e) {
-        if (!this.o.direct || !isRetryable(e) || (await this.led(a))) throw e;
-        return await this.last(key, a, false);
-      }
-    });
+    const m = await this.retry((a) => this.last(key, a));
     return m && { revision: m.seq, value: m.data, deleted: isDeletion(m) };
-  }
-
-  /** Whether the stream has a leader; any replica answers this. Unknown counts as no. */
-  private async led(a: Attempt): Promise<boolean> {
-    try {
-      const info = await within(this.o.jsm.streams.info(this.stream), requestTimeout(this.o.policy, a));
-      return !info.cluster || Boolean(info.cluster.leader);
-    } catch {
-      return false;
-    }
   }
 
   /** Stores a key that is absent or deleted; rejects with 10071 when it holds a value. */
@@ -96,7 +76,7 @@ export class Bucket {
         outcome.maybeStored ||= mayHaveBeenApplied(e);
         if (!isCasFailure(e)) throw e;
         // As kv.create: a key whose last entry is a deletion marker is free.
-        const last = await this.last(key, a, true);
+        const last = await this.last(key, a);
         if (last && writeId(last) === id) return { revision: last.seq, stored: last.data };
         if (!last || !isDeletion(last)) throw e;
         return await this.compareAndSwap(key, value, last.seq, id, a);
@@ -123,7 +103,7 @@ export class Bucket {
         return await this.compareAndSwap(key, value, revision, id, a, op);
       } catch (e) {
         if (isCasFailure(e) && outcome.maybeStored) {
-          const last = await this.last(key, a, true);
+          const last = await this.last(key, a);
           if (last && writeId(last) === id) return { revision: last.seq, stored: last.data };
         }
         outcome.maybeStored ||= mayHaveBeenApplied(e);
@@ -155,11 +135,9 @@ export class Bucket {
     });
   }
 
-  /** From the stream leader when `consistent`; else, with direct gets, from any replica. */
-  private last(key: string, a: Attempt, consistent: boolean): Promise<StoredMsg | null> {
-    const query = { last_by_subj: this.subject(key) };
-    const request = consistent ? this.o.jsm.streams.getMessage(this.stream, query) : this.o.jsm.direct.getMessage(this.stream, query);
-    return within(request, requestTimeout(this.o.policy, a));
+  /** A key's last message, from the stream leader. */
+  private last(key: string, a: Attempt): Promise<StoredMsg | null> {
+    return within(this.o.jsm.streams.getMessage(this.stream, { last_by_subj: this.subject(key) }), requestTimeout(this.o.policy, a));
   }
 
   private subject(key: string): string {

@@ -172,8 +172,7 @@ export class Store {
       : await kvm.create(bucket, { history: 1, replicas: opts.replicas ?? 1, storage: 'file' } as never);
     // Requests that may hit a dead server wait one attempt, not 10 s.
     const jsm = await jetstream(nc, { timeout: policy.attemptTimeoutMs }).jetstreamManager(false);
-    const direct = (await kv.status()).streamInfo.config.allow_direct === true;
-    const keys = new Bucket({ bucket, js, jsm, direct, policy, hooks: { onRetry: opts.onRetry } });
+    const keys = new Bucket({ bucket, js, jsm, policy, hooks: { onRetry: opts.onRetry } });
     const info = () => jsm.streams.info(`KV_${bucket}`);
     const stream: StreamProbe = {
       head: async () => {
@@ -213,7 +212,7 @@ export class Store {
     return this.stream.head();
   }
 
-  /** The object under a key, as fresh as the store while its stream has a leader (./bucket.ts `get`). */
+  /** The object under a key, read from the stream leader (./bucket.ts `get`). */
   async get(resource: ResourceInfo, namespace: string, name: string): Promise<KObject | undefined> {
     const key = { resource, namespace, name };
     let entry;
