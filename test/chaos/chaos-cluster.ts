@@ -105,8 +105,9 @@ async function serviceLogs(project: string, service: string, tail: number): Prom
 
 /**
  * Acknowledged writes (Leases in `namespace`) missing from a list, each looked up by
- * name: a write missing from a list is not always missing from the store. Returns the
- * ones the store does not have (404): those are lost.
+ * name: a list taken while an API server caught up may lack a write the store has.
+ * Returns the ones a GET does not find (404) — served by an API server's watch cache
+ * once it holds the store's head revision, so missing from the store: those are lost.
  */
 export async function lookUpUnlisted(c: ChaosCluster, namespace: string, report: LoadReport, notListed: string[], note: (line: string) => void): Promise<string[]> {
   const lost: string[] = [];

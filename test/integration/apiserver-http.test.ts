@@ -358,6 +358,21 @@ describe('API server over HTTP', () => {
       assertStatus(await call('GET', `/api/v1/namespaces/${ns}/nodes`), 404, 'NotFound');
     });
 
+    test('a GET through another API server sees each write at once (its watch cache catches up first)', async () => {
+      const other = await extraServer({ bucket: 'http' });
+      const ns = await freshNamespace();
+      for (let i = 0; i < 20; i++) {
+        const created = await ok('POST', podsIn(ns), pod(`rw-${i}`));
+        const seen = await ok('GET', `${podsIn(ns)}/rw-${i}`, undefined, 200, { base: other.url });
+        assert.equal(seen.metadata.resourceVersion, created.metadata.resourceVersion, `rw-${i} through the other server`);
+        const changed = await ok('PUT', `${podsIn(ns)}/rw-${i}`, { ...seen, metadata: { ...seen.metadata, labels: { round: String(i) } } }, 200, { base: other.url });
+        const back = await ok('GET', `${podsIn(ns)}/rw-${i}`);
+        assert.equal(back.metadata.resourceVersion, changed.metadata.resourceVersion, `rw-${i} back through the first`);
+        await ok('DELETE', `${podsIn(ns)}/rw-${i}`, undefined, 200, { base: other.url });
+        assert.equal((await call('GET', `${podsIn(ns)}/rw-${i}`)).status, 404, `rw-${i} deleted`);
+      }
+    });
+
     test('YAML bodies are accepted', async () => {
       const ns = await freshNamespace();
       const yaml = ['apiVersion: v1', 'kind: Pod', 'metadata:', '  name: from-yaml', 'spec:', '  containers:', '  - name: main', '    image: busybox', ''].join('\n');
@@ -593,6 +608,9 @@ describe('API server over HTTP', () => {
         ['malformed PUT', () => call('PUT', `${podsIn(ns)}/keep`, 'nope', { contentType: 'application/json' }), 400, 'BadRequest'],
         ['POST to an object name', () => call('POST', `${podsIn(ns)}/keep`, pod('keep')), 405, 'MethodNotAllowed'],
         ['bad gracePeriodSeconds', () => call('DELETE', `${podsIn(ns)}/keep?gracePeriodSeconds=-3`), 400, 'BadRequest'],
+        ['GET of a name too long to exist', () => call('GET', `${podsIn(ns)}/${'n'.repeat(4000)}`), 400, 'BadRequest', /too long/],
+        // The watch cache keys `namespace/name`: `ns/keep` as a name across all namespaces names nothing.
+        ['GET of a namespaced name holding /', () => call('GET', `/api/v1/pods/${ns}%2Fkeep`), 404, 'NotFound'],
       ];
       for (const [what, send, code, reason, message] of checks) {
         await labelled(what, async () => {

@@ -155,29 +155,24 @@ describe('racing compare-and-swaps on R3 (nats-server#4320)', () => {
 });
 
 describe('reads of one object on R3', () => {
-  test('see every acknowledged write, whichever server they go through', async (t) => {
+  test('see a write at once, whichever server they go through, on new buckets', async (t) => {
     const { cluster, connect } = await killableCluster(t, 'keelson-reads-');
-    const stores: Store[] = [];
-    for (const url of cluster.urls) {
-      const nc = await connect('reads', [url]);
-      stores.push(stores.length === 0 ? await openStore(nc, 'reads', 3) : await Store.open(nc, { bucket: 'reads', bindOnly: true }));
-    }
-    // Written through one server, read at once through the other two. A
-    // replica's direct get could answer before it had the write (seen on new
-    // buckets: 1 of 120 here); that the leader answers is unit-tested
+    const conns = await Promise.all(cluster.urls.map((url) => connect('reads', [url])));
+    // A new bucket's replicas may not have its first write when the create is
+    // acknowledged: a replica's direct get missed it in 1 of 120 new buckets
+    // here (and failed this file's 'create, get' in CI). Rare, so this is the
+    // real path's check; that only the stream leader answers is unit-tested
     // (test/unit/store-retry.test.ts, "a read of one key").
-    const ROUNDS = 60;
+    const BUCKETS = 20;
     const missed: string[] = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      const name = `p${r}`;
-      const created = await stores[r % 3]!.create(pods, pod(name, 'v0'));
-      const updated = await stores[r % 3]!.update(pods, pod(name, 'v1'), Number(created.metadata!.resourceVersion));
-      for (const reader of [stores[(r + 1) % 3]!, stores[(r + 2) % 3]!]) {
-        const got = await reader.get(pods, 'default', name);
-        if (got?.metadata?.resourceVersion !== updated.metadata!.resourceVersion) missed.push(`${name}: ${got?.metadata?.resourceVersion ?? 'nothing'}`);
-      }
+    for (let b = 0; b < BUCKETS; b++) {
+      const writer = await openStore(conns[b % 3]!, `reads${b}`, 3);
+      const readers = await Promise.all([1, 2].map((k) => Store.open(conns[(b + k) % 3]!, { bucket: `reads${b}`, bindOnly: true })));
+      const created = await writer.create(pods, pod('a', 'v0'));
+      const got = await Promise.all(readers.map((r) => r.get(pods, 'default', 'a')));
+      for (const g of got) if (g?.metadata?.resourceVersion !== created.metadata!.resourceVersion) missed.push(`reads${b}: ${g?.metadata?.resourceVersion ?? 'nothing'}`);
     }
-    t.diagnostic(`${ROUNDS * 2} reads right after a write through another server: ${missed.length} stale`);
+    t.diagnostic(`${BUCKETS * 2} reads right after the first write to a new bucket, through another server: ${missed.length} stale`);
     assert.deepEqual(missed, []);
   });
 });

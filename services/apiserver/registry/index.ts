@@ -8,7 +8,7 @@ import { resourceForKind, type KObject, type ResourceInfo } from '../../lib/api/
 import { CodecError, decodeObject, encodeObject, unknownFields } from '../../lib/codec/index.js';
 import { ApiError, errors, isConflict, isNotFound } from '../../lib/errors/index.js';
 import { parseFieldSelector, parseLabelSelector } from '../../lib/selectors/index.js';
-import { invalidValue, type Store } from '../../lib/store/index.js';
+import { invalidValue, storeKey, type Store } from '../../lib/store/index.js';
 import { applyPatch, PatchError, type PatchType } from '../patch/index.js';
 import type { ServiceAllocator } from '../allocation/index.js';
 import type { WatchCache, WatchEvent, Watcher } from '../watch-cache/index.js';
@@ -105,14 +105,22 @@ export class Registry {
    * holds every write the store has acknowledged (`fresh`), so as fresh as
    * the store, and from what the cache holds while the store has no quorum
    * (a replica's direct get could miss a write just acknowledged; the stream
-   * leader's own get goes unanswered for ~20 s after it lost its quorum). A
-   * copy: updates build on it, and defaulting changes parts of it in place.
+   * leader's own get goes unanswered for ~20 s after it lost its quorum).
+   * The object is the cache's own: never change it (see `getForUpdate`).
    */
   async get(resource: ResourceInfo, namespace: string, name: string): Promise<KObject> {
+    // A name or namespace too long to be stored is a 400, as it is for a write.
+    storeKey(resource, namespace, name);
     await this.cache.fresh();
-    const obj = this.cache.get(resource, namespace, name);
+    // The cache keys objects `namespace/name`: a `/` in either names nothing (never another namespace's object).
+    const obj = name.includes('/') || namespace.includes('/') ? undefined : this.cache.get(resource, namespace, name);
     if (!obj) throw errors.notFound(resource.plural, name, resource.group);
-    return structuredClone(obj);
+    return obj;
+  }
+
+  /** As `get`, this caller's own copy: a change is built on it, and defaulting changes parts of it in place. */
+  private async getForUpdate(resource: ResourceInfo, namespace: string, name: string): Promise<KObject> {
+    return clone(await this.get(resource, namespace, name));
   }
 
   async list(resource: ResourceInfo, namespace: string, opts: ListOptions = {}): Promise<ListResult> {
@@ -186,7 +194,7 @@ export class Registry {
     if (resource.namespaced && bodyNs && namespace && bodyNs !== namespace) {
       throw errors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
     }
-    const old = await this.get(resource, namespace, name);
+    const old = await this.getForUpdate(resource, namespace, name);
     const wanted = obj.metadata?.resourceVersion;
     if (wanted && wanted !== old.metadata?.resourceVersion) {
       throw errors.conflict(
@@ -216,7 +224,7 @@ export class Registry {
     return retryOnConflict(!pinned, async () => {
       let old: KObject;
       try {
-        old = await this.get(resource, namespace, name);
+        old = await this.getForUpdate(resource, namespace, name);
       } catch (e) {
         if (type === 'apply' && isNotFound(e)) return { object: await this.create(resource, namespace, patch, opts), created: true };
         throw e;
@@ -242,7 +250,7 @@ export class Registry {
   }
 
   async delete(resource: ResourceInfo, namespace: string, name: string, opts: DeleteOptions = {}): Promise<KObject> {
-    const old = await this.get(resource, namespace, name);
+    const old = await this.getForUpdate(resource, namespace, name);
     return deleteObject(this, resource, old, opts);
   }
 
@@ -270,7 +278,7 @@ export class Registry {
     const spec = (pod.spec ?? {}) as { nodeName?: string };
     if (spec.nodeName) throw errors.conflict('pods/binding', name, `pod ${name} is already assigned to node "${spec.nodeName}"`);
     if (pod.metadata?.deletionTimestamp) throw errors.conflict('pods/binding', name, `pod ${name} is being deleted, cannot be assigned to a host`);
-    // `pod` is this request's own copy (`get`).
+    // `pod` is the cache's own (`get`): only copies of the parts that change are changed.
     const status = (pod.status ?? {}) as Record<string, unknown>;
     const conditions = ((status.conditions as Record<string, unknown>[]) ?? []).filter((c) => c.type !== 'PodScheduled');
     conditions.push({ type: 'PodScheduled', status: 'True', lastTransitionTime: now() });
@@ -293,7 +301,7 @@ export class Registry {
   ): Promise<KObject> {
     let pinned = false;
     return retryOnConflict(() => !pinned, async () => {
-      const old = await this.get(resource, namespace, name);
+      const old = await this.getForUpdate(resource, namespace, name);
       const scale = change(getScale(resource, old));
       pinned = !!scale.metadata?.resourceVersion && scale.metadata.resourceVersion !== old.metadata?.resourceVersion;
       const next = scaleToReplicas(resource, old, scale);
