@@ -9,6 +9,7 @@ import {
   type CauseReason,
 } from '../../services/apiserver/registry/validation/index.js';
 import { applyDefaults } from '../../services/apiserver/registry/defaults.js';
+import { errors } from '../../services/lib/errors/index.js';
 
 // ---------------------------------------------------------------- builders
 
@@ -818,4 +819,14 @@ test('status updates check the status and identity only', () => {
   const worse = structuredClone(n) as Json;
   worse.status.capacity.cpu = '-1';
   assert.deepEqual(validateStatusUpdate('Node', worse as KObject, n).map((c) => c.field), ['status.capacity[cpu]']);
+});
+
+test('a 422 message lists the first 20 causes and says how many more; details keep them all', () => {
+  const causes = Array.from({ length: 5_000 }, (_, i) => ({ reason: 'FieldValueRequired', field: `rules[${i}].verbs`, message: 'Required value' }));
+  const err = errors.invalid('ClusterRole', 'x', causes, 'rbac.authorization.k8s.io');
+  assert.ok(err.message.startsWith('ClusterRole "x" is invalid: rules[0].verbs: Required value, rules[1].verbs: Required value'), err.message);
+  assert.ok(err.message.includes('rules[19].verbs') && !err.message.includes('rules[20].verbs'), err.message);
+  assert.ok(err.message.endsWith(', and 4980 more (details.causes lists them all)'), err.message);
+  assert.equal(err.toStatus().details?.causes?.length, 5_000);
+  assert.equal(errors.invalid('Pod', 'web', causes.slice(0, 2)).message, 'Pod "web" is invalid: rules[0].verbs: Required value, rules[1].verbs: Required value');
 });

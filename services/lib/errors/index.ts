@@ -117,6 +117,19 @@ export function elide(text: string, max = 256): string {
   return text.length <= max ? text : `${text.slice(0, max)}... (${text.length - max} more characters)`;
 }
 
+/** Causes a message lists; every cause is in the Status' details. */
+const CAUSES_IN_MESSAGE = 20;
+
+/**
+ * The causes of a 422 as its message lists them: the first 20, then how many
+ * more (a body of 50,000 invalid rules would otherwise make a 500 KB message).
+ */
+function listCauses(causes: StatusCause[]): string {
+  const shown = causes.slice(0, CAUSES_IN_MESSAGE).map((c) => (c.field ? `${c.field}: ${c.message}` : c.message));
+  const more = causes.length - shown.length;
+  return shown.join(', ') + (more > 0 ? `, and ${more} more (details.causes lists them all)` : '');
+}
+
 export const errors = {
   notFound: (resource: string, name: string, group = '') =>
     new ApiError('NotFound', `${qualified(resource, name, group)} not found`, { name, group, kind: resource }),
@@ -133,11 +146,7 @@ export const errors = {
       { name, group, kind: resource },
     ),
   invalid: (kind: string, name: string, causes: StatusCause[], group = '') =>
-    new ApiError(
-      'Invalid',
-      `${kind} "${elide(name)}" is invalid: ${causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message)).join(', ')}`,
-      { name, group, kind, causes },
-    ),
+    new ApiError('Invalid', `${kind} "${elide(name)}" is invalid: ${listCauses(causes)}`, { name, group, kind, causes }),
   badRequest: (message: string) => new ApiError('BadRequest', message),
   expired: (message: string) => new ApiError('Expired', message),
   unavailable: (message: string, cause?: unknown) =>
