@@ -67,3 +67,12 @@ test('an update builds on a copy: the cache\'s object is never changed', async (
   assert.equal((writes[0]!.status as { qosClass?: string }).qosClass, 'BestEffort');
   assert.equal((cached.status as { qosClass?: string }).qosClass, undefined);
 });
+
+test('a patch builds on a copy too', async () => {
+  const cached = deepFreeze(running());
+  const { registry, writes } = setUp(cached);
+  const { object } = await registry.patch(pods, 'default', 'a', 'merge', { metadata: { labels: { x: 'y' } } });
+  assert.deepEqual(object.metadata?.labels, { x: 'y' });
+  assert.equal(writes.length, 1);
+  assert.equal(cached.metadata?.labels, undefined);
+});

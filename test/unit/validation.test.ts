@@ -828,5 +828,7 @@ test('a 422 message lists the first 20 causes and says how many more; details ke
   assert.ok(err.message.includes('rules[19].verbs') && !err.message.includes('rules[20].verbs'), err.message);
   assert.ok(err.message.endsWith(', and 4980 more (details.causes lists them all)'), err.message);
   assert.equal(err.toStatus().details?.causes?.length, 5_000);
+  const huge = errors.invalid('Pod', 'web', [{ reason: 'FieldValueInvalid', field: 'metadata.labels', message: `value of "${'k'.repeat(2_000_000)}" must be a string` }]);
+  assert.ok(huge.message.length < 2_000 && huge.message.endsWith(' more characters)'), huge.message.slice(-100));
   assert.equal(errors.invalid('Pod', 'web', causes.slice(0, 2)).message, 'Pod "web" is invalid: rules[0].verbs: Required value, rules[1].verbs: Required value');
 });

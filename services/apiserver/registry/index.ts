@@ -113,7 +113,7 @@ export class Registry {
     storeKey(resource, namespace, name);
     await this.cache.fresh();
     // The cache keys objects `namespace/name`: a `/` in either names nothing (never another namespace's object).
-    const obj = name.includes('/') || namespace.includes('/') ? undefined : this.cache.get(resource, namespace, name);
+    const obj = name.includes('/') || (resource.namespaced && namespace.includes('/')) ? undefined : this.cache.get(resource, namespace, name);
     if (!obj) throw errors.notFound(resource.plural, name, resource.group);
     return obj;
   }

@@ -121,11 +121,12 @@ export function elide(text: string, max = 256): string {
 const CAUSES_IN_MESSAGE = 20;
 
 /**
- * The causes of a 422 as its message lists them: the first 20, then how many
- * more (a body of 50,000 invalid rules would otherwise make a 500 KB message).
+ * The causes of a 422 as its message lists them: the first 20, each cut at
+ * 1,024 characters, then how many more (a body of 50,000 invalid rules would
+ * otherwise make a 500 KB message, a label key of 2 MB a 2 MB one).
  */
 function listCauses(causes: StatusCause[]): string {
-  const shown = causes.slice(0, CAUSES_IN_MESSAGE).map((c) => (c.field ? `${c.field}: ${c.message}` : c.message));
+  const shown = causes.slice(0, CAUSES_IN_MESSAGE).map((c) => elide(c.field ? `${c.field}: ${c.message}` : c.message, 1024));
   const more = causes.length - shown.length;
   return shown.join(', ') + (more > 0 ? `, and ${more} more (details.causes lists them all)` : '');
 }
