@@ -58,7 +58,7 @@ export class HeartbeatFailover {
 
   /** A renewal failed; resolves true when it made the client reconnect. */
   async failed(err: unknown): Promise<boolean> {
-    // An API server's own refusal (a Status) means the path works; while disconnected
+    // An API server's own refusal (a Status, but for its store unavailable) means the path works; while disconnected
     // the client is reconnecting already, and what fails then says nothing of the server.
     const storeDown = isStoreUnavailable(err);
     if (!isUnanswered(err) && !storeDown) {
@@ -69,23 +69,24 @@ export class HeartbeatFailover {
     if (++this.unansweredInRow < (this.opts.threshold ?? 2) || this.checking || this.now() - this.lastReconnectMs < (this.opts.coolDownMs ?? 10_000)) return false;
     this.checking = true;
     try {
-      const dead = !storeDown && !(await this.opts.linkAlive());
-      if (!dead && !storeDown && !isNoResponders(err)) return false;
-      if (!this.opts.connected()) return false;
+      const why = await this.whyMove(err, storeDown);
+      if (!why || !this.opts.connected()) return false;
       this.unansweredInRow = 0;
       this.lastReconnectMs = this.now();
-      this.opts.log?.(
-        dead
-          ? 'the NATS server answers no ping and no API server answered the last lease renewals: reconnecting to another server'
-          : storeDown
-            ? 'the API server answering through this NATS server cannot reach its store: reconnecting to another server'
-            : 'no API server can be reached through this NATS server: reconnecting to another server',
-      );
+      this.opts.log?.(`${why}: reconnecting to another server`);
       await this.opts.reconnect().catch((e: unknown) => this.opts.log?.(`reconnect failed: ${(e as Error).message}`));
       return true;
     } finally {
       this.checking = false;
     }
+  }
+
+  /** Why another server would do better, or undefined: a timeout on a link that answers is a slow control plane. */
+  private async whyMove(err: unknown, storeDown: boolean): Promise<string | undefined> {
+    if (storeDown) return 'the API server answering through this NATS server cannot reach its store';
+    if (!(await this.opts.linkAlive())) return 'the NATS server answers no ping and no API server answered the last lease renewals';
+    if (isNoResponders(err)) return 'no API server can be reached through this NATS server';
+    return undefined;
   }
 
   private now(): number {

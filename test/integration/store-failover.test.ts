@@ -160,7 +160,7 @@ describe('reads of one object on R3', () => {
     const conns = await Promise.all(cluster.urls.map((url) => connect('reads', [url])));
     // A new bucket's replicas may not have its first write when the create is
     // acknowledged: a replica's direct get missed it in 1 of 120 new buckets
-    // here (and failed this file's 'create, get' in CI). Rare, so this is the
+    // here (and failed store.test.ts's R3 'create, get' in CI). Rare, so this is the
     // real path's check; that only the stream leader answers is unit-tested
     // (test/unit/store-retry.test.ts, "a read of one key").
     const BUCKETS = 20;

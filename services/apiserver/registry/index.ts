@@ -111,9 +111,9 @@ export class Registry {
   async get(resource: ResourceInfo, namespace: string, name: string): Promise<KObject> {
     // A name or namespace too long to be stored is a 400, as it is for a write.
     storeKey(resource, namespace, name);
-    await this.cache.fresh();
     // The cache keys objects `namespace/name`: a `/` in either names nothing (never another namespace's object).
-    const obj = name.includes('/') || (resource.namespaced && namespace.includes('/')) ? undefined : this.cache.get(resource, namespace, name);
+    const namesNothing = name.includes('/') || (resource.namespaced && namespace.includes('/'));
+    const obj = namesNothing ? undefined : (await this.cache.fresh(), this.cache.get(resource, namespace, name));
     if (!obj) throw errors.notFound(resource.plural, name, resource.group);
     return obj;
   }
