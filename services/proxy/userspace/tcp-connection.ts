@@ -16,6 +16,7 @@ import net from 'node:net';
 import { endpointKey } from './balancer.js';
 import { clientIP, type ForwardSettings } from './listener.js';
 import type { Route } from './route.js';
+import type { OpenListLinks } from './open-list.js';
 import { cutIfBroken, splice } from './tcp-splice.js';
 import type { Endpoint } from '../types.js';
 
@@ -23,13 +24,15 @@ import type { Endpoint } from '../types.js';
 export type ConnectionContext = {
   readonly route: Route;
   readonly settings: ForwardSettings;
-  /** Every socket of the connection, once created (before it connects). */
-  opened(socket: net.Socket): void;
-  /** Every socket of the connection, once, when it has closed. */
-  closed(socket: net.Socket): void;
+  /** The connection, as it starts. */
+  opened(connection: TcpConnection): void;
+  /** The connection, once, when every socket it opened has closed. */
+  closed(connection: TcpConnection): void;
 };
 
-export class TcpConnection {
+export class TcpConnection implements OpenListLinks<TcpConnection> {
+  prevOpen: TcpConnection | undefined;
+  nextOpen: TcpConnection | undefined;
   /** The attempt in progress, then the connected upstream socket. */
   private upstream: net.Socket | undefined;
   private endpoint: Endpoint | undefined;
@@ -41,6 +44,8 @@ export class TcpConnection {
   private timer: NodeJS.Timeout | undefined;
   /** The client's IP as affinity knows it: read (a getpeername call) only when affinity is on. */
   private ip: string | undefined;
+  /** Its sockets not closed yet: the client and the upstream attempt in progress, if any. */
+  private sockets = 1;
 
   /** Takes over `client`, just accepted, and starts connecting it. */
   constructor(
@@ -49,7 +54,7 @@ export class TcpConnection {
   ) {
     context.route.counters.accepted++;
     context.route.counters.activeConnections++;
-    context.opened(client);
+    context.opened(this);
     client.on('error', ignore); // the 'close' that follows is what matters
     client.on('close', () => this.clientClosed());
     this.connectNext();
@@ -72,7 +77,7 @@ export class TcpConnection {
       return void this.client.destroy();
     }
     this.upstream = socket;
-    this.context.opened(socket);
+    this.sockets++;
     socket.on('error', (err: NodeJS.ErrnoException) => (this.failure = err.code ?? err.message));
     socket.on('connect', () => this.upstreamConnected(socket));
     socket.on('close', () => this.upstreamClosed(socket));
@@ -92,7 +97,7 @@ export class TcpConnection {
   }
 
   private upstreamClosed(socket: net.Socket): void {
-    this.context.closed(socket);
+    this.socketClosed();
     if (this.connected) return cutIfBroken(socket, this.client);
     clearTimeout(this.timer);
     if (this.client.destroyed) return; // the client left first: not the endpoint's fault
@@ -105,13 +110,23 @@ export class TcpConnection {
   private clientClosed(): void {
     const { route } = this.context;
     route.counters.activeConnections--;
-    this.context.closed(this.client);
+    this.socketClosed();
     const upstream = this.upstream;
     if (!upstream) return;
     if (!this.connected) return void upstream.destroy(); // drop the attempt in progress
     // Affinity counts idleness from the last use; a client whose IP was never read has no entry to renew.
     if (this.ip !== undefined) route.balancer.touch(this.ip, this.endpoint!);
     cutIfBroken(this.client, upstream);
+  }
+
+  /** Cuts the connection: both sockets are destroyed, and closed() follows. */
+  destroy(): void {
+    this.client.destroy();
+    this.upstream?.destroy();
+  }
+
+  private socketClosed(): void {
+    if (--this.sockets === 0) this.context.closed(this);
   }
 
   /** No endpoint took the connection (none ready, or every try failed). */

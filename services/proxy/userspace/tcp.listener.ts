@@ -1,12 +1,13 @@
 /**
  * One TCP listening socket of a service port: each accepted connection becomes
  * a TcpConnection (tcp-connection.ts), which finds it an endpoint and splices the
- * two. Every socket of its connections is tracked until closed, so destroy()
- * leaves none.
+ * two. Every connection is tracked until its sockets have closed (open-list.ts),
+ * so destroy() leaves none.
  */
 import net from 'node:net';
 import type { ListenSpec } from './listen-plan.js';
 import type { ForwardSettings, Listener } from './listener.js';
+import { OpenList } from './open-list.js';
 import type { Route } from './route.js';
 import { TcpConnection, type ConnectionContext } from './tcp-connection.js';
 
@@ -14,7 +15,7 @@ export class TcpListener implements Listener {
   readonly closed: Promise<void>;
   private server: net.Server | undefined;
   private serverClosed = true;
-  private readonly sockets = new Set<net.Socket>();
+  private readonly connections = new OpenList<TcpConnection>();
   private markClosed!: () => void;
   /** What every connection of this listener shares: one object, not one per connection. */
   private readonly context: ConnectionContext;
@@ -28,9 +29,9 @@ export class TcpListener implements Listener {
     this.context = {
       route,
       settings,
-      opened: (socket) => this.sockets.add(socket),
-      closed: (socket) => {
-        this.sockets.delete(socket);
+      opened: (connection) => this.connections.add(connection),
+      closed: (connection) => {
+        this.connections.delete(connection);
         this.checkClosed();
       },
     };
@@ -80,7 +81,7 @@ export class TcpListener implements Listener {
 
   destroy(): void {
     this.close();
-    for (const socket of this.sockets) socket.destroy();
+    for (const connection of this.connections.toArray()) connection.destroy();
   }
 
   private accept(client: net.Socket): void {
@@ -88,6 +89,6 @@ export class TcpListener implements Listener {
   }
 
   private checkClosed(): void {
-    if (this.serverClosed && this.sockets.size === 0) this.markClosed();
+    if (this.serverClosed && this.connections.size === 0) this.markClosed();
   }
 }
