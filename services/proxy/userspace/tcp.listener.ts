@@ -1,7 +1,8 @@
 /**
  * One TCP listening socket of a service port: each accepted connection becomes
  * a TcpConnection (tcp-connection.ts), which finds it an endpoint and splices the
- * two. Every connection is tracked until its sockets have closed (open-list.ts),
+ * two. A net.Server binds and closes the socket; what it accepts comes as bare
+ * handles (tcp-stream.ts adoptAccepts), never as net.Sockets. Every connection is tracked until its sockets have closed (open-list.ts),
  * so destroy() leaves none.
  */
 import net from 'node:net';
@@ -10,6 +11,7 @@ import type { ForwardSettings, Listener } from './listener.js';
 import { OpenList } from './open-list.js';
 import type { Route } from './route.js';
 import { TcpConnection, type ConnectionContext } from './tcp-connection.js';
+import { adoptAccepts, type AcceptedHandle } from './tcp-stream.js';
 
 export class TcpListener implements Listener {
   readonly closed: Promise<void>;
@@ -38,7 +40,7 @@ export class TcpListener implements Listener {
   }
 
   open(): Promise<void> {
-    const server = net.createServer({ allowHalfOpen: true });
+    const server = net.createServer();
     return new Promise((resolve, reject) => {
       server.once('error', (err) => {
         this.checkClosed();
@@ -57,10 +59,9 @@ export class TcpListener implements Listener {
    * a forwarder process, a copy of the backend's (forwarders/).
    */
   adopt(server: net.Server): void {
-    // A server received over IPC is made with the defaults: the connections it accepts must be half-open too.
-    (server as net.Server & { allowHalfOpen: boolean }).allowHalfOpen = true;
-    server.on('connection', (client: net.Socket) => this.accept(client));
-    server.on('error', (err) => this.settings.log(`proxy ${this.route.key}: listener ${this.spec.key}: ${err.message}`));
+    const log = (message: string) => this.settings.log(`proxy ${this.route.key}: listener ${this.spec.key}: ${message}`);
+    adoptAccepts(server, (client) => this.accept(client), log);
+    server.on('error', (err) => log(err.message));
     server.once('close', () => {
       this.serverClosed = true;
       this.checkClosed();
@@ -84,7 +85,7 @@ export class TcpListener implements Listener {
     for (const connection of this.connections.toArray()) connection.destroy();
   }
 
-  private accept(client: net.Socket): void {
+  private accept(client: AcceptedHandle): void {
     new TcpConnection(client, this.context);
   }
 
