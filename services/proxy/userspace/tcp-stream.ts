@@ -4,13 +4,15 @@
  * net.Socket. This file is the only one that knows those bindings.
  *
  * Why: the proxy's cost per short connection was Node's socket machinery, not
- * the proxy's code. A net.Socket is a Duplex stream and an EventEmitter; making
- * two per connection and driving them through their states was most of the
- * ~180 µs of CPU a proxied connection took, with the proxy's own functions under
- * 1 % of the samples (`npm run bench -- proxy --phase data`, bench/README.md).
- * On the handles the same work takes ~130 µs. The bindings are what node:net
- * itself calls; `process.binding` gives them to user code (deprecated,
- * DEP0111, in documentation only). Loading this file checks that they have
+ * the proxy's code. A net.Socket is a Duplex stream and an EventEmitter, and
+ * a connection made and drove two of them: it cost the proxy ~225 µs of CPU,
+ * with the proxy's own functions under 1 % of the samples and V8's runtime
+ * ~13 % (cache misses in the stream constructors). On the handles
+ * a connection costs ~170-180 µs (haproxy ~130), and the proxy went from 0.73-
+ * 0.83× haproxy's new-connection rate to 0.81-0.87× (`npm run bench -- proxy
+ * --phase data`, bench/README.md). The bindings are what node:net itself
+ * calls; `process.binding` gives them to user code (deprecated, DEP0111, in
+ * documentation only). Loading this file checks that they have
  * the shape used here, so a Node.js that changed them fails at start-up, not
  * on the first connection.
  *

@@ -75,6 +75,32 @@ test('8 MB through and back intact (backpressure, half-close), and no socket out
   await waitFor(() => sockets() === before && proxy.stats().activeConnections === 0, 'every socket of the connection to close');
 });
 
+test('what a client sends while its upstream side connects is held (reading paused past 64 KiB) and arrives whole, FIN included', opts, async (t) => {
+  const echo = net.createServer({ allowHalfOpen: true }, (s) => s.pipe(s));
+  await new Promise<void>((resolve) => echo.listen(0, LOCAL, resolve));
+  t.after(() => new Promise<void>((resolve) => echo.close(() => resolve())));
+  const endpoints = [await silentEndpoint(t), { ip: LOCAL, port: (echo.address() as net.AddressInfo).port }];
+  const nodePort = await freePort();
+  const { proxy } = startProxy(t, { connectTimeoutMs: 300 });
+  await proxy.sync([servicePort('echo', { nodePort, endpoints })]);
+
+  // All of it, and the FIN, sent while the first endpoint keeps the proxy waiting 300 ms.
+  const payload = randomBytes(1024 * 1024);
+  const started = Date.now();
+  const client = net.connect({ host: LOCAL, port: nodePort, allowHalfOpen: true });
+  t.after(() => void client.destroy());
+  const chunks: Buffer[] = [];
+  client.on('data', (d) => chunks.push(d));
+  const ended = new Promise((resolve, reject) => client.once('end', resolve).once('error', reject));
+  client.end(payload);
+  await bounded(ended, 'the echo to end', 10_000);
+  assert.ok(Date.now() - started >= 290, `answered after ${Date.now() - started} ms: the first endpoint was not waited for`);
+  const back = Buffer.concat(chunks);
+  assert.equal(back.length, payload.length);
+  assert.ok(back.equals(payload), 'the echo differs from what was sent');
+  await waitFor(() => proxy.stats().activeConnections === 0, 'the proxy to drop both connections');
+});
+
 test('a reset on either side resets the other', opts, async (t) => {
   const backendSockets: net.Socket[] = [];
   const backend = net.createServer((s) => {
