@@ -148,7 +148,7 @@ export class TcpConnection implements OpenListLinks<TcpConnection>, StreamOwner 
     if (from.finished) from.close();
   }
 
-  /** The peer of `to`'s partner has sent its FIN: sends one to `to`'s peer. */
+  /** The other side's peer has sent its FIN: sends one to `to`'s peer. */
   private passEnd(to: TcpStream): void {
     // When `to`'s peer has sent its FIN too and nothing waits to be written, this is
     // the connection's last FIN: closing sends it just as well.

@@ -8,8 +8,8 @@
  * a connection made and drove two of them: it cost the proxy ~225 µs of CPU,
  * with the proxy's own functions under 1 % of the samples and V8's runtime
  * ~13 % (cache misses in the stream constructors). On the handles
- * a connection costs ~170-180 µs (haproxy ~130), and the proxy went from 0.73-
- * 0.83× haproxy's new-connection rate to 0.81-0.87× (`npm run bench -- proxy
+ * a connection costs ~145-180 µs (haproxy ~130), and the proxy went from 0.73-
+ * 0.83× haproxy's new-connection rate to 0.81-0.94× (`npm run bench -- proxy
  * --phase data`, bench/README.md). The bindings are what node:net itself
  * calls; `process.binding` gives them to user code (deprecated, DEP0111, in
  * documentation only). Loading this file checks that they have
