@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
+import type { Endpoint } from '../types.js';
 import { ask, askError, askTimes, bounded, freePort, LOCAL, openConnection, refusingEndpoint, servicePort, silentEndpoint, sleep, startProxy, tcpBackend, waitFor } from './test-kit.js';
 
 const opts = { timeout: 15_000 };
@@ -51,16 +52,45 @@ test('when every endpoint refuses, or there is none, the client connection is re
 });
 
 test('8 MB through and back intact (backpressure, half-close), and no socket outlives the connection', opts, async (t) => {
-  const echo = net.createServer({ allowHalfOpen: true }, (s) => s.pipe(s)); // pipe ends s after the client's FIN
-  await new Promise<void>((resolve) => echo.listen(0, LOCAL, resolve));
-  t.after(() => new Promise<void>((resolve) => echo.close(() => resolve())));
   const nodePort = await freePort();
   const { proxy } = startProxy(t);
-  await proxy.sync([servicePort('echo', { nodePort, endpoints: [{ ip: LOCAL, port: (echo.address() as net.AddressInfo).port }] })]);
+  await proxy.sync([servicePort('echo', { nodePort, endpoints: [await echoEndpoint(t)] })]);
   const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
   const before = sockets();
 
   const payload = randomBytes(8 * 1024 * 1024);
+  const back = await echoThrough(t, nodePort, payload);
+  assert.equal(back.length, payload.length);
+  assert.equal(createHash('sha256').update(back).digest('hex'), createHash('sha256').update(payload).digest('hex'));
+  await waitFor(() => sockets() === before && proxy.stats().activeConnections === 0, 'every socket of the connection to close');
+});
+
+test('what a client sends while its upstream side connects is held (reading paused past 64 KiB) and arrives whole, FIN included', opts, async (t) => {
+  const endpoints = [await silentEndpoint(t), await echoEndpoint(t)];
+  const nodePort = await freePort();
+  const { proxy } = startProxy(t, { connectTimeoutMs: 300 });
+  await proxy.sync([servicePort('echo', { nodePort, endpoints })]);
+
+  // All of it, and the FIN, sent while the first endpoint keeps the proxy waiting 300 ms.
+  const payload = randomBytes(1024 * 1024);
+  const started = Date.now();
+  const back = await echoThrough(t, nodePort, payload);
+  assert.ok(Date.now() - started >= 290, `answered after ${Date.now() - started} ms: the first endpoint was not waited for`);
+  assert.equal(back.length, payload.length);
+  assert.ok(back.equals(payload), 'the echo differs from what was sent');
+  await waitFor(() => proxy.stats().activeConnections === 0, 'the proxy to drop both connections');
+});
+
+/** An echo server on 127.0.0.1 that ends each connection after the client's FIN. */
+async function echoEndpoint(t: TestContext): Promise<Endpoint> {
+  const echo = net.createServer({ allowHalfOpen: true }, (s) => s.pipe(s)); // pipe ends s after the client's FIN
+  await new Promise<void>((resolve) => echo.listen(0, LOCAL, resolve));
+  t.after(() => new Promise<void>((resolve) => echo.close(() => resolve())));
+  return { ip: LOCAL, port: (echo.address() as net.AddressInfo).port };
+}
+
+/** Sends `payload` and a FIN to the node port, and returns all that came back before the other side's FIN. */
+async function echoThrough(t: TestContext, nodePort: number, payload: Buffer): Promise<Buffer> {
   const client = net.connect({ host: LOCAL, port: nodePort, allowHalfOpen: true });
   t.after(() => void client.destroy());
   const chunks: Buffer[] = [];
@@ -69,37 +99,8 @@ test('8 MB through and back intact (backpressure, half-close), and no socket out
   client.end(payload);
   await bounded(ended, 'the echo to end', 10_000);
   client.destroy();
-  const back = Buffer.concat(chunks);
-  assert.equal(back.length, payload.length);
-  assert.equal(createHash('sha256').update(back).digest('hex'), createHash('sha256').update(payload).digest('hex'));
-  await waitFor(() => sockets() === before && proxy.stats().activeConnections === 0, 'every socket of the connection to close');
-});
-
-test('what a client sends while its upstream side connects is held (reading paused past 64 KiB) and arrives whole, FIN included', opts, async (t) => {
-  const echo = net.createServer({ allowHalfOpen: true }, (s) => s.pipe(s));
-  await new Promise<void>((resolve) => echo.listen(0, LOCAL, resolve));
-  t.after(() => new Promise<void>((resolve) => echo.close(() => resolve())));
-  const endpoints = [await silentEndpoint(t), { ip: LOCAL, port: (echo.address() as net.AddressInfo).port }];
-  const nodePort = await freePort();
-  const { proxy } = startProxy(t, { connectTimeoutMs: 300 });
-  await proxy.sync([servicePort('echo', { nodePort, endpoints })]);
-
-  // All of it, and the FIN, sent while the first endpoint keeps the proxy waiting 300 ms.
-  const payload = randomBytes(1024 * 1024);
-  const started = Date.now();
-  const client = net.connect({ host: LOCAL, port: nodePort, allowHalfOpen: true });
-  t.after(() => void client.destroy());
-  const chunks: Buffer[] = [];
-  client.on('data', (d) => chunks.push(d));
-  const ended = new Promise((resolve, reject) => client.once('end', resolve).once('error', reject));
-  client.end(payload);
-  await bounded(ended, 'the echo to end', 10_000);
-  assert.ok(Date.now() - started >= 290, `answered after ${Date.now() - started} ms: the first endpoint was not waited for`);
-  const back = Buffer.concat(chunks);
-  assert.equal(back.length, payload.length);
-  assert.ok(back.equals(payload), 'the echo differs from what was sent');
-  await waitFor(() => proxy.stats().activeConnections === 0, 'the proxy to drop both connections');
-});
+  return Buffer.concat(chunks);
+}
 
 test('a reset on either side resets the other', opts, async (t) => {
   const backendSockets: net.Socket[] = [];
