@@ -82,13 +82,7 @@ export class TcpConnection implements OpenListLinks<TcpConnection>, StreamOwner 
     if (!endpoint) return this.fail();
     this.tries++;
     this.endpoint = endpoint;
-    try {
-      this.upstream = TcpStream.connectTo(endpoint.ip, endpoint.port, this);
-    } catch (err) {
-      this.upstream = undefined;
-      settings.log(`proxy ${route.key}: connection from ${this.clientIP()} failed unexpectedly: ${String(err)}`);
-      return this.client.close();
-    }
+    this.upstream = TcpStream.connectTo(endpoint.ip, endpoint.port, this);
     this.sockets++;
     this.timer = setTimeout(() => this.attemptFailed(`no answer in ${settings.connectTimeoutMs} ms`), settings.connectTimeoutMs);
   }
@@ -96,7 +90,6 @@ export class TcpConnection implements OpenListLinks<TcpConnection>, StreamOwner 
   streamConnected(upstream: TcpStream, error: string | undefined): void {
     if (error !== undefined) return this.attemptFailed(error);
     clearTimeout(this.timer);
-    if (this.client.closing) return upstream.close();
     this.connected = true;
     const early = this.early;
     this.early = undefined;

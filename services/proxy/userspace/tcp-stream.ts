@@ -46,6 +46,10 @@ export class TcpStream {
   ended = false;
   /** Our FIN was sent. */
   finished = false;
+  /** end() asked for our FIN and it is not sent yet. */
+  private shutting = false;
+  /** reset() was called while shutting: it happens once the FIN is sent. */
+  private resetWhenShut = false;
   /** close() or reset() was called: nothing more is heard or done. */
   closing = false;
 
@@ -64,8 +68,9 @@ export class TcpStream {
 
   /**
    * Starts connecting to ip:port; owner.streamConnected follows, unless the
-   * stream is closed first. Throws when the connect cannot even start (an
-   * address that is not an IP, no file descriptor left).
+   * stream is closed first. A connect the kernel refuses at once (an
+   * unreachable network, no file descriptor left) is reported the same way,
+   * a moment later, so the owner has one path for every failure.
    */
   static connectTo(ip: string, port: number, owner: StreamOwner): TcpStream {
     const stream = new TcpStream(new bindings.TCP(bindings.SOCKET), owner);
@@ -75,10 +80,7 @@ export class TcpStream {
     req.address = ip;
     req.port = port;
     const err = ip.includes(':') ? stream.handle.connect6(req, ip, port) : stream.handle.connect(req, ip, port);
-    if (err < 0) {
-      stream.close();
-      throw new Error(`connect ${ip}:${port}: ${errorName(err)}`);
-    }
+    if (err < 0) queueMicrotask(() => stream.connected(err));
     return stream;
   }
 
@@ -123,8 +125,9 @@ export class TcpStream {
     req.oncomplete = afterShutdown;
     req.stream = this;
     const err = this.handle.shutdown(req);
-    if (err === 1) this.shutDown(0); // done at once
-    else if (err < 0) this.owner.streamFailed(this, errorName(err));
+    if (err === 0) this.shutting = true;
+    else if (err === 1 || err === UV_ENOTCONN) this.shutDown(0); // done already, as node:net counts it
+    else this.owner.streamFailed(this, errorName(err));
   }
 
   /** Closes the socket (a FIN, if not sent yet, and nothing unread); queued writes are dropped. */
@@ -134,11 +137,22 @@ export class TcpStream {
     this.handle.close(onClose);
   }
 
-  /** Closes the socket with a reset (RST). */
+  /**
+   * Closes the socket with a reset (RST). While our FIN is pending, once it is
+   * sent: libuv refuses to reset a socket that is shutting down (and Node.js
+   * then never closes it), and a close now would drop the queued writes and
+   * end with a FIN, as if nothing had broken.
+   */
   reset(): void {
     if (this.closing) return;
+    if (this.shutting) {
+      this.resetWhenShut = true;
+      return;
+    }
     this.closing = true;
-    if (this.handle.reset(onClose) < 0) this.handle.close(onClose);
+    // libuv fails a reset only while shutting down (not here) or when setsockopt fails
+    // on a descriptor it owns; then the handle is lost, but its owner still hears it.
+    if (this.handle.reset(onClose) < 0) this.owner.streamClosed(this);
   }
 
   /** The peer's IP (a getpeername call), '' when unknown. */
@@ -166,7 +180,9 @@ export class TcpStream {
 
   /** @internal */
   shutDown(status: number): void {
+    this.shutting = false;
     if (this.closing) return;
+    if (this.resetWhenShut) return this.reset();
     if (status < 0) return this.owner.streamFailed(this, errorName(status));
     this.finished = true;
     this.owner.streamFinished(this);
@@ -181,8 +197,9 @@ export class TcpStream {
 /**
  * From now on `server` hands each socket it accepts to `accept` as a bare
  * handle (TcpStream.accepted), not as a net.Socket. The net.Server still binds,
- * closes and reports errors; it counts no connections, so its 'close' comes
- * as soon as the listening socket is closed. Works on a server that listens
+ * closes and reports errors; it counts no connections (getConnections() says
+ * 0, maxConnections is not applied), so its 'close' comes as soon as the
+ * listening socket is closed. Works on a server that listens
  * already (one received from another process) and on one about to.
  */
 export function adoptAccepts(server: net.Server, accept: (handle: AcceptedHandle) => void, onError: (error: string) => void): void {
@@ -230,6 +247,7 @@ function afterConnect(this: void, status: number, _handle: unknown, req: Request
 // ---- Node's bindings, as this file uses them (Node.js 20: src/tcp_wrap.cc, src/stream_base.cc) ----
 
 const UV_EOF = -4095;
+const UV_ENOTCONN = -107;
 
 type Request = {
   oncomplete: unknown;
@@ -261,7 +279,15 @@ type ServerHandle = { onconnection: (status: number, client: AcceptedHandle | un
 const bindings = loadBindings();
 
 function loadBindings() {
-  const binding = (process as unknown as { binding(name: string): Record<string, unknown> }).binding;
+  const get = (process as unknown as { binding(name: string): Record<string, unknown> }).binding;
+  const binding = (name: string) => {
+    try {
+      return get(name);
+    } catch (err) {
+      // e.g. ERR_ACCESS_DENIED under Node.js's permission model
+      throw new Error(`the user-space proxy needs Node.js's ${name} binding, and process.binding refused it: ${String(err)}`);
+    }
+  };
   const tcp = binding('tcp_wrap') as { TCP: new (type: number) => Handle; TCPConnectWrap: RequestClass; constants: { SOCKET: number } };
   const stream = binding('stream_wrap') as {
     WriteWrap: RequestClass;

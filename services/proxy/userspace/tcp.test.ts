@@ -36,6 +36,18 @@ test('a backend that refuses connections is skipped: every client still gets an 
   assert.equal(proxy.stats().servicePorts[0]?.failed, 0);
 });
 
+test('an endpoint the kernel refuses to connect to at once (a multicast address) is skipped like a refusing one', opts, async (t) => {
+  const endpoints = [{ ip: '224.0.0.1', port: 80 }, await tcpBackend(t, 'b')];
+  const nodePort = await freePort();
+  const { proxy, logs } = startProxy(t);
+  await proxy.sync([servicePort('web', { nodePort, endpoints })]);
+
+  assert.deepEqual(await askTimes(nodePort, 3), ['b', 'b', 'b']);
+  assert.ok(logs.some((l) => /connect to 224\.0\.0\.1:80 failed \(E[A-Z]+\); trying the next endpoint/.test(l)), `logs ${logs}`);
+  assert.equal(proxy.stats().servicePorts[0]?.failed, 0);
+  await waitFor(() => proxy.stats().activeConnections === 0, 'the proxy to drop the connections');
+});
+
 test('when every endpoint refuses, or there is none, the client connection is reset', opts, async (t) => {
   const deadPort = await freePort();
   const emptyPort = await freePort();
@@ -65,7 +77,7 @@ test('8 MB through and back intact (backpressure, half-close), and no socket out
   await waitFor(() => sockets() === before && proxy.stats().activeConnections === 0, 'every socket of the connection to close');
 });
 
-test('what a client sends while its upstream side connects is held (reading paused past 64 KiB) and arrives whole, FIN included', opts, async (t) => {
+test('what a client sends while its upstream side connects (1 MB: more than the 64 KiB held before reading pauses) arrives whole, FIN included', opts, async (t) => {
   const endpoints = [await silentEndpoint(t), await echoEndpoint(t)];
   const nodePort = await freePort();
   const { proxy } = startProxy(t, { connectTimeoutMs: 300 });
