@@ -41,8 +41,26 @@ export function startProxy(t: TestContext, options: UserspaceBackendOptions = {}
   return { proxy, logs };
 }
 
-/** A port that was free a moment ago. */
+/**
+ * A port that was free a moment ago, and not handed out before by this
+ * process: the kernel may give the same free port to two binds in a row, and
+ * a test that asked for two ports must get two (CI once saw a "handed" and a
+ * "contested" node port that were one port).
+ */
 export async function freePort(protocol: Protocol = 'TCP'): Promise<number> {
+  for (let tries = 0; tries < 100; tries++) {
+    const port = await anyFreePort(protocol);
+    const key = `${protocol}/${port}`;
+    if (handedOut.has(key)) continue;
+    handedOut.add(key);
+    return port;
+  }
+  throw new Error(`no ${protocol} port that was not handed out already, in 100 tries`);
+}
+
+const handedOut = new Set<string>();
+
+async function anyFreePort(protocol: Protocol): Promise<number> {
   if (protocol === 'UDP') {
     const socket = dgram.createSocket('udp4');
     await new Promise<void>((resolve) => socket.bind(0, LOCAL, resolve));
