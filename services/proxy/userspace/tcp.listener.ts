@@ -2,8 +2,9 @@
  * One TCP listening socket of a service port: each accepted connection becomes
  * a TcpConnection (tcp-connection.ts), which finds it an endpoint and splices
  * the two. A net.Server binds and closes the socket; what it accepts comes as
- * bare handles (tcp-stream.ts adoptAccepts), never as net.Sockets. Every connection is tracked until its sockets have closed (open-list.ts),
- * so destroy() leaves none.
+ * bare handles (tcp-stream.ts adoptAccepts), never as net.Sockets. Every
+ * connection is tracked until its sockets have closed (open-list.ts), so
+ * destroy() leaves none.
  */
 import net from 'node:net';
 import type { ListenSpec } from './listen-plan.js';
